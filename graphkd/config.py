@@ -1,0 +1,106 @@
+"""GraphKD's config keys, added to a detectron2 config by :func:`add_graphkd_config`.
+
+Every open choice of the method (../shared/METHOD.md) is a key here, so an ablation is a config diff.
+"""
+
+from __future__ import annotations
+
+from detectron2.config import CfgNode as CN
+
+
+def add_graphkd_config(cfg: CN) -> CN:
+    """Add ``TEACHER.*``, ``GRAPHKD.*``, ``MODEL.TIMM.*`` and ``DATASETS.REGISTER`` to ``cfg`` in place."""
+    if "GRAPHKD" in cfg:  # already added (e.g. a config file loaded twice)
+        return cfg
+    cfg.TEACHER = CN()
+    # detectron2 config file of the frozen teacher (relative paths resolve against the working directory)
+    cfg.TEACHER.CONFIG_FILE = ""
+    # teacher checkpoint: detectron2 .pth/.pkl, model-zoo style, or the paper's merged student-teacher file
+    cfg.TEACHER.WEIGHTS = ""
+    # extra KEY VALUE overrides applied to the teacher config after CONFIG_FILE
+    cfg.TEACHER.OPTS = []
+
+    cfg.GRAPHKD = CN()
+    # weight of the node (feature) distillation loss, lambda_node
+    cfg.GRAPHKD.NODE_LOSS_WEIGHT = 0.5
+    # weight of the edge (relation) distillation loss, lambda_edge
+    cfg.GRAPHKD.EDGE_LOSS_WEIGHT = 1.0
+
+    cfg.GRAPHKD.BG_MINING = CN()
+    # add mined background RoIs (negatives the teacher finds hard) as graph nodes
+    cfg.GRAPHKD.BG_MINING.ENABLED = True
+    # minimum teacher cross-entropy against "background" for a negative RoI to become a node
+    cfg.GRAPHKD.BG_MINING.THRESH = 0.6
+    # at most this many background nodes per image, the highest-CE ones
+    cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE = 64
+
+    cfg.GRAPHKD.NODE_TYPE = CN()
+    # text/non-text split of foreground nodes: "covariance" (label-free, the paper's) or "gt"
+    cfg.GRAPHKD.NODE_TYPE.MODE = "covariance"
+    # text-like class names; empty = the training dataset's metadata `text_classes`
+    cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES = []
+
+    cfg.GRAPHKD.ADJACENCY = CN()
+    # vertical (horizontal) gap, in median node heights (widths), under which aligned boxes are adjacent
+    cfg.GRAPHKD.ADJACENCY.GAP = 1.0
+    # fraction of the narrower extent two boxes must share to count as the same column (row)
+    cfg.GRAPHKD.ADJACENCY.MIN_AXIS_OVERLAP = 0.5
+
+    cfg.GRAPHKD.MERGE = CN()
+    # merge similar adjacent text nodes before the losses
+    cfg.GRAPHKD.MERGE.ENABLED = True
+    # teacher cosine similarity at or above which two adjacent text nodes merge
+    cfg.GRAPHKD.MERGE.THRESH = 0.8
+    # merging rounds at most
+    cfg.GRAPHKD.MERGE.MAX_ROUNDS = 3
+    # stop merging once text nodes <= this ratio x non-text nodes
+    cfg.GRAPHKD.MERGE.MIN_TEXT_RATIO = 1.0
+
+    cfg.GRAPHKD.SAMPLING = CN()
+    # "weight" (down-weight text nodes), "sample" (drop surplus text nodes) or "none" (Dsig: bg weight only)
+    cfg.GRAPHKD.SAMPLING.MODE = "weight"
+    # target text : non-text ratio, beta
+    cfg.GRAPHKD.SAMPLING.BETA = 1.0
+    # Dsig's adaptive background weight alpha (weight = alpha * N_fg / N_bg)
+    cfg.GRAPHKD.BG_WEIGHT_ALPHA = 7.5
+
+    cfg.GRAPHKD.EDGE_LOSS = CN()
+    # relation-edge loss: "mahalanobis", "mahalanobis_diag" or "mse" (Dsig)
+    cfg.GRAPHKD.EDGE_LOSS.TYPE = "mahalanobis"
+    # covariance shrinkage lambda towards tr(Sigma)/K * I
+    cfg.GRAPHKD.EDGE_LOSS.SHRINKAGE = 0.1
+    # numerical epsilon added to the covariance diagonal and under the square root
+    cfg.GRAPHKD.EDGE_LOSS.EPS = 1e-4
+    # EMA momentum of the per-edge-type variances ("mahalanobis_diag")
+    cfg.GRAPHKD.EDGE_LOSS.MOMENTUM = 0.99
+
+    cfg.GRAPHKD.EXTRAS = CN()
+    # weight of Dsig's FPN feature MSE (0 = off; Dsig uses 0.5)
+    cfg.GRAPHKD.EXTRAS.FPN_WEIGHT = 0.0
+    # weight of RoI classification-logit KD (0 = off; Dsig uses 3.0)
+    cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT = 0.0
+    # temperature of the RoI logit KD
+    cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE = 1.0
+    # weight of the foreground RoI box-delta L1 to the teacher (0 = off; Dsig uses 1.0)
+    cfg.GRAPHKD.EXTRAS.BOX_WEIGHT = 0.0
+
+    cfg.MODEL.TIMM = CN()
+    # timm model name for the "build_timm_fpn_backbone" backbone (e.g. mobilenetv2_100, efficientnet_b0)
+    cfg.MODEL.TIMM.NAME = "mobilenetv2_100"
+    # timm feature indices exported as res2..res5 (strides 4, 8, 16, 32)
+    cfg.MODEL.TIMM.OUT_INDICES = [1, 2, 3, 4]
+    # load timm's pretrained ImageNet weights (needs them in the local timm/HF cache: nothing is downloaded)
+    cfg.MODEL.TIMM.PRETRAINED = False
+    # freeze the first N timm feature stages (0 = train all)
+    cfg.MODEL.TIMM.FREEZE_AT = 0
+
+    # extra COCO datasets to register, "name=annotations.json:image_root[:text_class,...]" each
+    cfg.DATASETS.REGISTER = []
+    return cfg
+
+
+def get_graphkd_cfg() -> CN:
+    """detectron2's default config plus GraphKD's keys."""
+    from detectron2.config import get_cfg
+
+    return add_graphkd_config(get_cfg())

@@ -1,0 +1,1 @@
+"""Document layout datasets (placeholder while the module is written)."""

@@ -1,0 +1,1 @@
+"""Training, evaluation and hooks on top of detectron2's engine."""

@@ -1,0 +1,62 @@
+"""Print the versions GraphKD runs with: ``python -m graphkd.env``."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+
+
+def _version(module_name: str) -> str:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # report, never crash: this is the tool people run when something is broken
+        return f"not importable ({type(exc).__name__}: {exc})"
+    return str(getattr(module, "__version__", "unknown version"))
+
+
+def detectron2_ops() -> str:
+    """Say whether detectron2's compiled C++/CUDA ops are present (the Python-only install has a stub)."""
+    try:
+        import detectron2
+        from detectron2 import _C
+    except Exception as exc:
+        return f"absent ({type(exc).__name__})"
+    from pathlib import Path
+
+    if (Path(detectron2.__file__).parent / "_GRAPHKD_PYTHON_ONLY").exists():
+        return "absent (Python-only install: scripts/install_detectron2.py; rotated/deformable ops raise)"
+    return f"present ({getattr(_C, '__file__', '?')})"
+
+
+def collect_env() -> list[tuple[str, str]]:
+    rows = [("python", sys.version.split()[0]), ("platform", platform.platform())]
+    for name in ("graphkd", "torch", "torchvision", "detectron2", "torch_geometric", "torch_scatter",
+                 "networkx", "pycocotools", "timm", "numpy"):
+        rows.append((name, _version(name)))
+    rows.append(("detectron2 C++ ops", detectron2_ops()))
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        rows.append(("CUDA available", f"{cuda}" + (f" ({torch.cuda.get_device_name(0)})" if cuda else "")))
+        rows.append(("torch CUDA build", str(torch.version.cuda)))
+    except Exception as exc:
+        rows.append(("CUDA available", f"unknown ({exc})"))
+    return rows
+
+
+def main() -> None:
+    rows = collect_env()
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
+
+
+def detectron2_has_ops() -> bool:
+    """True when detectron2's compiled ops are importable (False for the Python-only install)."""
+    return detectron2_ops().startswith("present")

@@ -1,0 +1,227 @@
+"""``GraphKDRCNN``: a student Faster R-CNN trained with GraphKD against a frozen detectron2 teacher.
+
+Shapes: ``B`` images, ``R`` sampled RoIs of the batch, ``N`` graph nodes, ``C``/``C_t`` student/teacher
+channels. Inference is plain student inference (``GeneralizedRCNN.inference``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from detectron2.config import configurable
+from detectron2.data import MetadataCatalog
+from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN, StandardROIHeads
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.events import get_event_storage
+from torch import Tensor, nn
+
+from graphkd.distill import fpn_feature_mse, roi_box_l1, roi_logit_kd
+from graphkd.distill.distiller import GraphKDDistiller
+
+from .teacher import build_teacher, load_teacher_config
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GraphKDRCNN", "text_class_ids_from_cfg"]
+
+
+def text_class_ids_from_cfg(cfg) -> list[int]:
+    """Contiguous ids of the text-like classes: ``GRAPHKD.NODE_TYPE.TEXT_CLASSES`` or the train set's metadata."""
+    names = list(cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES)
+    thing_classes: list[str] = []
+    if cfg.DATASETS.TRAIN:
+        metadata = MetadataCatalog.get(cfg.DATASETS.TRAIN[0])
+        thing_classes = list(getattr(metadata, "thing_classes", []) or [])
+        if not names:
+            names = list(getattr(metadata, "text_classes", []) or [])
+    if not names:
+        return []
+    if not thing_classes:
+        raise ValueError(
+            f"text classes {names} are given by name, but dataset {cfg.DATASETS.TRAIN[:1]} has no "
+            "thing_classes metadata to map them to class ids"
+        )
+    unknown = [name for name in names if name not in thing_classes]
+    if unknown:
+        raise ValueError(f"text classes {unknown} are not classes of {cfg.DATASETS.TRAIN[0]}: {thing_classes}")
+    return sorted(thing_classes.index(name) for name in names)
+
+
+@META_ARCH_REGISTRY.register()
+class GraphKDRCNN(GeneralizedRCNN):
+    """A ``GeneralizedRCNN`` student whose training loss adds GraphKD's node and edge distillation terms.
+
+    The teacher is held outside the module tree (not in ``state_dict``, ``parameters`` or ``train()``), so
+    checkpoints hold the student alone and the teacher's BatchNorm statistics never change.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        teacher: nn.Module,
+        distiller: GraphKDDistiller,
+        bg_mining: bool = True,
+        bg_mining_thresh: float = 0.6,
+        bg_max_per_image: int = 64,
+        fpn_weight: float = 0.0,
+        logit_weight: float = 0.0,
+        logit_temperature: float = 1.0,
+        box_weight: float = 0.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(self.roi_heads, StandardROIHeads) or type(self.roi_heads).__name__ == "CascadeROIHeads":
+            raise TypeError(f"GraphKDRCNN needs StandardROIHeads, got {type(self.roi_heads).__name__}")
+        if self.roi_heads.mask_on or self.roi_heads.keypoint_on:
+            raise ValueError("GraphKDRCNN distils box detectors: set MODEL.MASK_ON and MODEL.KEYPOINT_ON False")
+        self.__dict__["teacher"] = teacher  # outside the module tree: see the class docstring
+        self.distiller = distiller
+        self.bg_mining = bg_mining
+        self.bg_mining_thresh = bg_mining_thresh
+        self.bg_max_per_image = bg_max_per_image
+        self.fpn_weight = fpn_weight
+        self.logit_weight = logit_weight
+        self.logit_temperature = logit_temperature
+        self.box_weight = box_weight
+
+    @classmethod
+    def from_config(cls, cfg):
+        ret = super().from_config(cfg)
+        if not cfg.TEACHER.CONFIG_FILE:
+            raise ValueError("GraphKDRCNN needs a teacher: set TEACHER.CONFIG_FILE (and TEACHER.WEIGHTS)")
+        teacher_cfg = load_teacher_config(cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE)
+        teacher = build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES)
+        student_channels = _pooled_channels(ret["backbone"], ret["roi_heads"].box_in_features)
+        teacher_channels = _pooled_channels(teacher.backbone, teacher.roi_heads.box_in_features)
+        ret.update(
+            teacher=teacher,
+            distiller=GraphKDDistiller.from_config(
+                cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
+            ),
+            bg_mining=cfg.GRAPHKD.BG_MINING.ENABLED,
+            bg_mining_thresh=cfg.GRAPHKD.BG_MINING.THRESH,
+            bg_max_per_image=cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
+            fpn_weight=cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
+            logit_weight=cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
+            logit_temperature=cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
+            box_weight=cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+        )
+        return ret
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to(device)/.cuda() move the teacher too, although it is not a submodule.
+        super()._apply(fn, *args, **kwargs)
+        self.teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def student_state_dict(self) -> dict[str, Tensor]:
+        """The student's weights alone (no distillation adapter), loadable by plain detectron2."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("distiller.")}
+
+    def forward(self, batched_inputs: list[dict]):
+        if not self.training:
+            return self.inference(batched_inputs)
+        images = self.preprocess_image(batched_inputs)
+        gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
+        features = self.backbone(images.tensor)
+        proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
+
+        roi_heads = self.roi_heads
+        proposals = roi_heads.label_and_sample_proposals(proposals, gt_instances)
+        boxes = [p.proposal_boxes for p in proposals]
+        student_pooled = roi_heads.box_pooler([features[f] for f in roi_heads.box_in_features], boxes)  # (R, C, 7, 7)
+        predictions = roi_heads.box_predictor(roi_heads.box_head(student_pooled))
+        losses = dict(roi_heads.box_predictor.losses(predictions, proposals))
+        losses.update(proposal_losses)
+
+        teacher_out = self.teacher_forward(batched_inputs, boxes)
+        losses.update(self.graph_losses(student_pooled, teacher_out, proposals))
+        losses.update(self.extra_losses(features, predictions, teacher_out, proposals))
+        return losses
+
+    @torch.no_grad()
+    def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
+        """Teacher FPN features, and its pooled features and predictions on the student's RoIs."""
+        teacher = self.teacher
+        if teacher.input_format != self.input_format:
+            batched_inputs = [{**x, "image": x["image"].flip(0)} for x in batched_inputs]  # RGB <-> BGR
+        images = teacher.preprocess_image(batched_inputs)
+        features = teacher.backbone(images.tensor)
+        heads = teacher.roi_heads
+        pooled = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)  # (R, C_t, 7, 7)
+        scores, deltas = heads.box_predictor(heads.box_head(pooled))
+        return {"features": features, "pooled": pooled, "scores": scores, "deltas": deltas}
+
+    def select_nodes(self, proposals: list[Instances], teacher_scores: Tensor) -> tuple[Tensor, Tensor]:
+        """Node mask over the R RoIs (positives + mined negatives) and the background flag, both (R,)."""
+        num_classes = self.roi_heads.num_classes
+        gt_classes = torch.cat([p.gt_classes for p in proposals])  # (R,)
+        foreground = (gt_classes >= 0) & (gt_classes < num_classes)
+        background = torch.zeros_like(foreground)
+        if self.bg_mining and self.bg_max_per_image > 0:
+            # Teacher cross-entropy against "background": hard negatives look like objects to the teacher.
+            ce = -F.log_softmax(teacher_scores.float(), dim=1)[:, num_classes]  # (R,)
+            candidate = ~foreground & (ce >= self.bg_mining_thresh)
+            image_index = torch.repeat_interleave(
+                torch.arange(len(proposals), device=ce.device),
+                torch.as_tensor([len(p) for p in proposals], device=ce.device),
+            )
+            # rank candidates by CE within their image; keep the top MAX_PER_IMAGE
+            score = torch.where(candidate, ce, torch.full_like(ce, -1.0))
+            order = torch.sort(score, descending=True, stable=True).indices
+            order = order[torch.sort(image_index[order], stable=True).indices]
+            counts = torch.bincount(image_index, minlength=len(proposals))
+            starts = torch.cumsum(counts, 0) - counts
+            rank = torch.empty_like(order)
+            rank[order] = torch.arange(order.numel(), device=order.device) - starts[image_index[order]]
+            background = candidate & (rank < self.bg_max_per_image)
+        return foreground | background, background
+
+    def graph_losses(self, student_pooled: Tensor, teacher_out: dict, proposals: list[Instances]) -> dict:
+        node_mask, background = self.select_nodes(proposals, teacher_out["scores"])
+        image_index = torch.repeat_interleave(
+            torch.arange(len(proposals), device=node_mask.device),
+            torch.as_tensor([len(p) for p in proposals], device=node_mask.device),
+        )
+        num_nodes = torch.bincount(image_index[node_mask], minlength=len(proposals)).tolist()
+        boxes = torch.cat([p.proposal_boxes.tensor for p in proposals])[node_mask]  # (N, 4)
+        gt_classes = torch.cat([p.gt_classes for p in proposals])[node_mask]
+        losses, stats = self.distiller(
+            student_pooled[node_mask], teacher_out["pooled"][node_mask], boxes, num_nodes,
+            background[node_mask], gt_classes,
+        )
+        try:
+            get_event_storage().put_scalars(**stats)
+        except AssertionError:  # no EventStorage (e.g. a bare forward in a notebook): nothing to log to
+            pass
+        return losses
+
+    def extra_losses(self, features: dict, predictions, teacher_out: dict, proposals: list[Instances]) -> dict:
+        """Dsig's optional extras: FPN feature MSE, RoI logit KD and foreground RoI box L1."""
+        losses = {}
+        if self.fpn_weight > 0:
+            levels = [k for k in features if k in teacher_out["features"]]
+            student = {k: self.distiller.adapt(features[k]) for k in levels}
+            teacher = {k: teacher_out["features"][k] for k in levels}
+            losses["loss_graphkd_fpn"] = self.fpn_weight * fpn_feature_mse(student, teacher)
+        scores, deltas = predictions
+        if self.logit_weight > 0:
+            losses["loss_graphkd_logit"] = self.logit_weight * roi_logit_kd(
+                scores, teacher_out["scores"], self.logit_temperature
+            )
+        if self.box_weight > 0:
+            gt_classes = torch.cat([p.gt_classes for p in proposals])
+            foreground = (gt_classes >= 0) & (gt_classes < self.roi_heads.num_classes)
+            losses["loss_graphkd_box"] = self.box_weight * roi_box_l1(deltas, teacher_out["deltas"], foreground)
+        return losses
+
+
+def _pooled_channels(backbone: nn.Module, in_features: list[str]) -> int:
+    shapes = backbone.output_shape()
+    channels = {shapes[f].channels for f in in_features}
+    if len(channels) != 1:
+        raise ValueError(f"RoI pooler input features {in_features} have different channel counts {channels}")
+    return channels.pop()

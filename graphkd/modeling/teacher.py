@@ -1,0 +1,272 @@
+"""Load the frozen teacher: its detectron2 config, its checkpoint, and the built model.
+
+detectron2's checkpointer only warns when a key is missing or has the wrong shape; a teacher that
+silently keeps random weights teaches nothing, so here every such mismatch raises
+:class:`TeacherLoadError` naming the keys. Name matching itself is detectron2's
+(``align_and_update_state_dicts`` for model-zoo ``.pkl`` files, ``DetectionCheckpointer._load_model``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
+from detectron2.config import CfgNode
+from detectron2.modeling import build_model
+from torch import nn
+
+from graphkd.config import get_graphkd_cfg
+
+__all__ = [
+    "TeacherLoadError",
+    "build_teacher",
+    "load_checkpoint_state",
+    "load_teacher_config",
+    "num_classes_of",
+]
+
+logger = logging.getLogger(__name__)
+
+# prefix of the teacher's keys in the paper's merged student-teacher checkpoints
+TEACHER_PREFIX = "teacher."
+# environment variable that lets an empty TEACHER.WEIGHTS build a random teacher (tests, benchmarks)
+ALLOW_RANDOM_ENV = "GRAPHKD_ALLOW_RANDOM_TEACHER"
+# this many unexpected checkpoint keys are tolerated (with a warning) before we call it another architecture
+MAX_UNEXPECTED_KEYS = 4
+# keys whose absence or surplus is harmless: BN step counters and old checkpoints' anchor buffers
+_IGNORED_KEY_PARTS = ("num_batches_tracked", "anchor_generator.cell_anchors")
+
+
+class TeacherLoadError(RuntimeError):
+    """The teacher checkpoint does not fit the teacher config (shapes, keys or class count)."""
+
+
+def load_teacher_config(config_file: str, opts: Sequence[str] = (), device: str = "cpu") -> CfgNode:
+    """``get_graphkd_cfg()`` + ``config_file`` + ``opts``, on ``device``; config errors name the file and key."""
+    if not config_file:
+        raise FileNotFoundError("TEACHER.CONFIG_FILE is empty: the teacher needs a detectron2 config file")
+    if not os.path.isfile(config_file):
+        raise FileNotFoundError(f"teacher config file not found: {config_file}")
+    cfg = get_graphkd_cfg()
+    try:
+        cfg.merge_from_file(config_file)
+    except Exception as exc:  # yaml.YAMLError, KeyError("Non-existent config key: ..."), type mismatches
+        raise ValueError(f"{config_file} is not a valid detectron2 config: {_describe(exc)}") from exc
+    try:
+        cfg.merge_from_list(list(opts))
+    except Exception as exc:
+        raise ValueError(f"bad teacher config overrides {list(opts)} for {config_file}: {_describe(exc)}") from exc
+    cfg.MODEL.DEVICE = device
+    return cfg
+
+
+def _describe(exc: BaseException) -> str:
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
+def _local_path(path: str) -> str:
+    if "://" in path:  # detectron2://, https://: detectron2's PathManager resolves (and caches) them
+        from detectron2.utils.file_io import PathManager
+
+        return PathManager.get_local_path(path)
+    return path
+
+
+def _torch_load(path: str) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        logger.warning(
+            "%s holds objects other than tensors; loading it with full unpickling (only do this for files "
+            "you trust)",
+            path,
+        )
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _read_checkpoint(path: str) -> dict:
+    """The checkpoint as detectron2's checkpointer sees it: ``{"model": state, ...}`` plus format flags."""
+    if not path:
+        raise FileNotFoundError("checkpoint path is empty")
+    local = _local_path(path)
+    if not os.path.isfile(local):
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        if local.endswith(".pkl"):  # detectron2's reader of model-zoo / Caffe2 pickles
+            checkpoint = DetectionCheckpointer(nn.Module())._load_file(local)
+        else:
+            checkpoint = _torch_load(local)
+    except Exception as exc:
+        raise ValueError(f"cannot read checkpoint {path}: {_describe(exc)}") from exc
+    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("model"), Mapping):
+        checkpoint = dict(checkpoint)
+    elif isinstance(checkpoint, Mapping):
+        checkpoint = {"model": checkpoint}
+    else:
+        raise ValueError(f"checkpoint {path} holds a {type(checkpoint).__name__}, not a state dict")
+    state = {}
+    for key, value in checkpoint["model"].items():
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(np.ascontiguousarray(value))
+        if isinstance(value, torch.Tensor):
+            state[key] = value
+    if not state:
+        raise ValueError(f"checkpoint {path} contains no tensors")
+    checkpoint["model"] = _teacher_part(_strip_prefix(state, "module."), path)
+    return checkpoint
+
+
+def _strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    if all(key.startswith(prefix) for key in state):
+        return {key[len(prefix) :]: value for key, value in state.items()}
+    return state
+
+
+def _teacher_part(state: dict[str, torch.Tensor], path: str) -> dict[str, torch.Tensor]:
+    """The teacher's weights of a merged student-teacher checkpoint (keys ``teacher.*``); else ``state``."""
+    teacher = {key[len(TEACHER_PREFIX) :]: value for key, value in state.items() if key.startswith(TEACHER_PREFIX)}
+    if not teacher:
+        return state
+    logger.info(
+        "%s is a merged student-teacher checkpoint: using its %d teacher keys, dropping %d student keys",
+        path,
+        len(teacher),
+        len(state) - len(teacher),
+    )
+    return teacher
+
+
+def load_checkpoint_state(path: str) -> dict[str, torch.Tensor]:
+    """The model weights in ``path``, as tensors under the checkpoint's own names.
+
+    Reads detectron2 ``.pth`` files (``{"model": sd}`` or a bare state dict), model-zoo ``.pkl`` files
+    (detectron2 or Caffe2 format, names unconverted: :func:`build_teacher` matches them to the model),
+    and merged student-teacher files (only the ``teacher.*`` keys, prefix stripped).
+    """
+    return _read_checkpoint(path)["model"]
+
+
+def num_classes_of(cfg: CfgNode) -> int:
+    """Number of foreground classes the detector of ``cfg`` predicts."""
+    if cfg.MODEL.META_ARCHITECTURE == "RetinaNet":
+        return cfg.MODEL.RETINANET.NUM_CLASSES
+    return cfg.MODEL.ROI_HEADS.NUM_CLASSES
+
+
+def _num_classes_key(cfg: CfgNode) -> str:
+    return "MODEL.RETINANET.NUM_CLASSES" if cfg.MODEL.META_ARCHITECTURE == "RetinaNet" else "MODEL.ROI_HEADS.NUM_CLASSES"
+
+
+def _check_checkpoint_classes(
+    cfg: CfgNode, model_state: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], path: str
+) -> None:
+    """Raise if the checkpoint's classification layer predicts another number of classes than the config."""
+    model_keys = sorted(k for k in model_state if k.endswith("cls_score.weight"))
+    ckpt_keys = sorted(k for k in state if k.endswith(("cls_score.weight", "cls_score_w")))  # d2, Caffe2
+    if not model_keys or not ckpt_keys:
+        return
+    model_key = model_keys[0]
+    ckpt_key = model_key if model_key in state else ckpt_keys[0]
+    model_rows, ckpt_rows = model_state[model_key].shape[0], state[ckpt_key].shape[0]
+    if model_rows == ckpt_rows:
+        return
+    cfg_classes = num_classes_of(cfg)
+    if cfg.MODEL.META_ARCHITECTURE == "RetinaNet":  # rows = anchors per location x classes
+        ckpt_classes = ckpt_rows // max(1, model_rows // cfg_classes)
+    else:  # rows = classes + background
+        ckpt_classes = ckpt_rows - 1
+    raise TeacherLoadError(
+        f"teacher checkpoint {path} has {ckpt_classes} classes ({ckpt_key}: {tuple(state[ckpt_key].shape)}) "
+        f"but the teacher config has {cfg_classes} ({_num_classes_key(cfg)})"
+    )
+
+
+def _key_list(keys: Sequence[str], first: int = 8) -> str:
+    shown = ", ".join(keys[:first])
+    return f"{len(keys)} keys: {shown}" + (", ..." if len(keys) > first else "")
+
+
+def _suffix_shape_mismatches(
+    missing: Sequence[str],
+    unexpected: Sequence[str],
+    model_state: Mapping[str, torch.Tensor],
+    state: Mapping[str, torch.Tensor],
+) -> list[tuple[str, tuple, tuple]]:
+    """Missing model keys that a differently-shaped checkpoint key would have filled (suffix match)."""
+    found = []
+    for key in missing:
+        for ckpt_key in unexpected:
+            if key == ckpt_key or key.endswith("." + ckpt_key):
+                found.append((ckpt_key, tuple(state[ckpt_key].shape), tuple(model_state[key].shape)))
+                break
+    return found
+
+
+def _load_weights(model: nn.Module, cfg: CfgNode, weights: str) -> None:
+    checkpoint = _read_checkpoint(weights)
+    state = checkpoint["model"]
+    model_state = model.state_dict()
+    if checkpoint.get("matching_heuristics", False):  # model-zoo names: detectron2's suffix matching
+        state = align_and_update_state_dicts(
+            model_state, state, c2_conversion=checkpoint.get("__author__") == "Caffe2"
+        )
+    _check_checkpoint_classes(cfg, model_state, state, weights)
+
+    incompatible = DetectionCheckpointer(model)._load_model({"model": dict(state)})
+    missing = [k for k in incompatible.missing_keys if not any(p in k for p in _IGNORED_KEY_PARTS)]
+    unexpected = [k for k in incompatible.unexpected_keys if not any(p in k for p in _IGNORED_KEY_PARTS)]
+    incorrect = list(incompatible.incorrect_shapes) + _suffix_shape_mismatches(
+        missing, unexpected, model_state, state
+    )
+    if incorrect:
+        lines = "\n".join(f"  {key}: checkpoint {tuple(c)} vs model {tuple(m)}" for key, c, m in incorrect)
+        raise TeacherLoadError(
+            f"teacher checkpoint {weights} does not fit the teacher config: {len(incorrect)} shape "
+            f"mismatches (detectron2 would skip them with a warning)\n{lines}"
+        )
+    if missing:
+        raise TeacherLoadError(
+            f"teacher checkpoint {weights} lacks weights of the teacher model ({_key_list(missing)}); "
+            "is TEACHER.CONFIG_FILE the config this checkpoint was trained with?"
+        )
+    if len(unexpected) > MAX_UNEXPECTED_KEYS:
+        raise TeacherLoadError(
+            f"teacher checkpoint {weights} holds weights the teacher model does not have "
+            f"({_key_list(unexpected)}): it looks like another architecture than TEACHER.CONFIG_FILE"
+        )
+    if unexpected:
+        logger.warning("Teacher checkpoint %s: ignoring unexpected keys %s", weights, unexpected)
+
+
+def build_teacher(teacher_cfg: CfgNode, weights: str, expected_num_classes: int | None = None) -> nn.Module:
+    """The detector of ``teacher_cfg`` with ``weights`` loaded strictly, frozen and in eval mode.
+
+    ``expected_num_classes`` is the student's class count; the teacher must predict the same classes.
+    """
+    teacher_classes = num_classes_of(teacher_cfg)
+    if expected_num_classes is not None and teacher_classes != expected_num_classes:
+        raise TeacherLoadError(
+            f"teacher has {teacher_classes} classes ({_num_classes_key(teacher_cfg)}), "
+            f"student {expected_num_classes}: they must be trained on the same label set"
+        )
+    model = build_model(teacher_cfg)
+    if weights:
+        _load_weights(model, teacher_cfg, weights)
+        logger.info("Loaded teacher weights from %s", weights)
+    elif os.environ.get(ALLOW_RANDOM_ENV) == "1":
+        logger.warning("TEACHER.WEIGHTS is empty: using a randomly initialised teacher (%s=1)", ALLOW_RANDOM_ENV)
+    else:
+        raise TeacherLoadError(
+            "TEACHER.WEIGHTS is empty: a randomly initialised teacher teaches nothing "
+            f"(set {ALLOW_RANDOM_ENV}=1 to allow it for tests and benchmarks)"
+        )
+    model.requires_grad_(False)
+    model.eval()
+    return model

@@ -1,0 +1,29 @@
+"""GraphKD distillation of a detectron2 student from a frozen teacher.
+
+    # one machine, CPU or GPUs
+    python scripts/distill.py --config-file configs/synthetic/graphkd_R18_from_R50.yaml \
+        TEACHER.WEIGHTS output/synth_teacher_R50/model_final.pth OUTPUT_DIR output/synth_graphkd
+    # 8 GPUs
+    python scripts/distill.py --num-gpus 8 --config-file configs/publaynet/graphkd_R50_from_R101.yaml \
+        TEACHER.WEIGHTS teacher_R101_publaynet.pth
+    # resume after an interruption; evaluate a student
+    python scripts/distill.py --config-file CFG --resume
+    python scripts/distill.py --config-file CFG --eval-only MODEL.WEIGHTS output/.../model_student.pth
+
+Checkpoints hold the student alone; ``OUTPUT_DIR/model_student.pth`` also drops the channel adapter and
+loads into plain detectron2 (``build_model`` + ``DetectionCheckpointer``).
+"""
+
+from detectron2.engine import default_argument_parser, launch
+
+from graphkd.engine.trainer import run
+
+
+def main(args):
+    return run(args, require_graphkd=True)
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))

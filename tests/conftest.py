@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny detectron2 configs and inputs that build and run in well under a second on a CPU."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Shrinks a document-layout Faster R-CNN to something a unit test can train on the CPU.
+TINY_OPTS = [
+    "MODEL.DEVICE", "cpu",
+    "MODEL.FPN.OUT_CHANNELS", 32,
+    "MODEL.ROI_BOX_HEAD.FC_DIM", 64,
+    "MODEL.RPN.BATCH_SIZE_PER_IMAGE", 64,
+    "MODEL.RPN.PRE_NMS_TOPK_TRAIN", 300,
+    "MODEL.RPN.POST_NMS_TOPK_TRAIN", 100,
+    "MODEL.RPN.PRE_NMS_TOPK_TEST", 100,
+    "MODEL.RPN.POST_NMS_TOPK_TEST", 50,
+    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", 64,
+    "MODEL.ROI_HEADS.NUM_CLASSES", 5,
+    "DATASETS.TRAIN", (),
+    "DATASETS.TEST", (),
+]
+
+
+def tiny_cfg(base: str = "configs/Base-R18-FPN.yaml", extra: list | None = None):
+    """A detectron2+GraphKD config from a repo config file with TINY_OPTS and ``extra`` applied."""
+    from graphkd.config import get_graphkd_cfg
+
+    cfg = get_graphkd_cfg()
+    cfg.merge_from_file(str(ROOT / base))
+    cfg.merge_from_list([str(v) if not isinstance(v, str) else v for v in TINY_OPTS + list(extra or [])])
+    return cfg
+
+
+def write_cfg(cfg, path: Path) -> str:
+    path.write_text(cfg.dump())
+    return str(path)
+
+
+def random_page_inputs(num_images: int = 2, height: int = 128, width: int = 160, seed: int = 0) -> list[dict]:
+    """detectron2 model inputs: random images with a few page-like GT boxes of classes 0..4."""
+    from detectron2.structures import Boxes, Instances
+
+    generator = torch.Generator().manual_seed(seed)
+    inputs = []
+    for i in range(num_images):
+        image = torch.randint(0, 255, (3, height, width), generator=generator, dtype=torch.uint8)
+        boxes = torch.tensor(
+            [[10, 10, 150, 30], [10, 40, 75, 120], [85, 40, 150, 70], [85, 75, 150, 120]], dtype=torch.float32
+        )[: 3 + i % 2]
+        instances = Instances((height, width))
+        instances.gt_boxes = Boxes(boxes)
+        instances.gt_classes = torch.tensor([1, 0, 3, 0])[: len(boxes)]
+        inputs.append({"image": image.float(), "instances": instances, "height": height, "width": width})
+    return inputs
+
+
+@pytest.fixture
+def tiny_teacher(tmp_path, monkeypatch):
+    """A tiny R-18-FPN teacher (64 FPN channels) saved as a checkpoint: (config path, weights path)."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    torch.manual_seed(0)
+    cfg = tiny_cfg(extra=["MODEL.FPN.OUT_CHANNELS", 64])
+    model = build_model(cfg)
+    weights = tmp_path / "teacher.pth"
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("teacher")
+    return write_cfg(cfg, tmp_path / "teacher.yaml"), str(weights)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_threads():
+    # Two cores are shared by everything on the test machine: keep torch from oversubscribing them.
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield

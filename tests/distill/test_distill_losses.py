@@ -1,0 +1,324 @@
+"""Node and edge distillation losses against direct reference computations on tiny graphs."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphkd.distill import (
+    EDGE_LOSSES,
+    DiagMahalanobisEdgeLoss,
+    MahalanobisEdgeLoss,
+    MSEEdgeLoss,
+    build_edge_loss,
+    edge_type_matrix,
+    node_loss,
+    relation_matrices,
+)
+from graphkd.distill.losses import _cholesky_with_jitter
+
+EPS = 1e-4
+
+
+def _cos(x: torch.Tensor) -> torch.Tensor:
+    unit = F.normalize(x.reshape(x.size(0), -1), dim=1)
+    return unit @ unit.T
+
+
+def _pair(k_per_graph=(4, 3), dim=6, seed=0):
+    """Student/teacher features for graphs of the given sizes, with a sorted batch vector."""
+    gen = torch.Generator().manual_seed(seed)
+    n = sum(k_per_graph)
+    teacher = torch.randn(n, dim, generator=gen)
+    student = teacher + 0.5 * torch.randn(n, dim, generator=gen)
+    batch = torch.repeat_interleave(torch.arange(len(k_per_graph)), torch.tensor(k_per_graph))
+    return student.requires_grad_(), teacher.requires_grad_(), batch
+
+
+def _ref_mahalanobis(student, teacher, shrinkage=0.1, eps=EPS):
+    """One graph, float64, explicit inverse: mean_p sqrt(D_p^T S^-1 D_p + eps) - sqrt(eps)."""
+    e_s, e_t = _cos(student.double()), _cos(teacher.double())
+    k = e_t.size(0)
+    cov = torch.cov(e_t.T)  # rows of E^T are the samples
+    sigma = (1 - shrinkage) * cov + (shrinkage * torch.trace(cov) / k + eps) * torch.eye(k, dtype=cov.dtype)
+    inv = torch.linalg.inv(sigma)
+    delta = e_s - e_t
+    sq = torch.einsum("pi,ij,pj->p", delta, inv, delta)
+    return ((sq + eps).sqrt() - math.sqrt(eps)).mean()
+
+
+def _ref_diag(student, teacher, variance, node_type, eps=EPS):
+    """One graph: mean_p sqrt(sum_q D_pq^2 / (v_type + eps) + eps) - sqrt(eps), by explicit loops."""
+    e_s, e_t = _cos(student.double()), _cos(teacher.double())
+    k = e_t.size(0)
+    rows = []
+    for p in range(k):
+        total = 0.0
+        for q in range(k):
+            tp, tq = int(node_type[p]), int(node_type[q])
+            edge = 3 if 2 in (tp, tq) else tp + tq
+            total += float(e_s[p, q] - e_t[p, q]) ** 2 / (float(variance[edge]) + eps)
+        rows.append(math.sqrt(total + eps) - math.sqrt(eps))
+    return sum(rows) / k
+
+
+def _make(name):
+    loss = build_edge_loss(name)
+    if name == "mahalanobis_diag":  # fixed variances so graphs are independent of each other
+        loss.eval()
+        loss.running_var.copy_(torch.tensor([0.5, 1.0, 2.0, 0.25]))
+    return loss
+
+
+def _node_type(n, seed=1):
+    return torch.randint(0, 3, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def test_relation_matrices_are_padded_cosine_blocks():
+    x = torch.randn(5, 3)
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    rel, mask = relation_matrices(x, batch)
+    assert rel.shape == (2, 3, 3) and mask.tolist() == [[True] * 3, [True, True, False]]
+    torch.testing.assert_close(rel[0], _cos(x[:3]))
+    torch.testing.assert_close(rel[1, :2, :2], _cos(x[3:]))
+    assert rel[1, 2].abs().sum() == 0 and rel[1, :, 2].abs().sum() == 0
+    torch.testing.assert_close(torch.diagonal(rel[0]), torch.ones(3))
+
+
+def test_relation_matrices_flatten_pooled_features_and_keep_empty_graphs():
+    x = torch.randn(3, 2, 7, 7)
+    rel, mask = relation_matrices(x, torch.tensor([1, 1, 1]), num_graphs=3)
+    assert rel.shape == (3, 3, 3) and mask.sum(1).tolist() == [0, 3, 0]
+    torch.testing.assert_close(rel[1], _cos(x))
+
+
+def test_node_loss_matches_hand_computation():
+    student, teacher, batch = _pair((2, 3), dim=4)
+    weight = torch.tensor([1.0, 3.0, 0.5, 0.5, 2.0])
+    sq = (student - teacher).pow(2).sum(1).detach()
+    graph0 = (weight[:2] * sq[:2]).sum() / (4 * weight[:2].sum())
+    graph1 = (weight[2:] * sq[2:]).sum() / (4 * weight[2:].sum())
+    torch.testing.assert_close(node_loss(student, teacher, batch, weight), (graph0 + graph1) / 2)
+    unweighted = (sq[:2].mean() / 4 + sq[2:].mean() / 4) / 2
+    torch.testing.assert_close(node_loss(student, teacher, batch), unweighted)
+
+
+def test_node_loss_skips_graphs_without_weight_and_empty_graphs():
+    student, teacher, batch = _pair((2, 2), dim=4)
+    weight = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    alone = node_loss(student[2:], teacher[2:], torch.zeros(2, dtype=torch.long))
+    torch.testing.assert_close(node_loss(student, teacher, batch, weight, num_graphs=5), alone)
+    zero = node_loss(student, teacher, batch, torch.zeros(4))
+    assert zero.item() == 0.0
+    zero.backward()
+    assert student.grad is not None and teacher.grad is None
+
+
+def test_node_loss_gradient_reaches_student_only_and_is_zero_at_teacher():
+    student, teacher, batch = _pair((3,), dim=4)
+    node_loss(student, teacher, batch).backward()
+    assert student.grad is not None and student.grad.abs().sum() > 0 and teacher.grad is None
+    assert node_loss(teacher, teacher, batch).item() == 0.0
+
+
+def test_node_loss_empty_batch_is_connected_zero():
+    student = torch.zeros(0, 4, requires_grad=True)
+    loss = node_loss(student, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert student.grad is not None
+
+
+def test_mahalanobis_matches_float64_inverse():
+    student, teacher, batch = _pair((5,), dim=8, seed=3)
+    loss = MahalanobisEdgeLoss(shrinkage=0.1, eps=EPS)(student, teacher, batch)
+    expected = _ref_mahalanobis(student.detach(), teacher.detach())
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_mahalanobis_gradient_matches_float64_inverse():
+    student, teacher, batch = _pair((5,), dim=8, seed=3)
+    MahalanobisEdgeLoss()(student, teacher, batch).backward()
+    student64 = student.detach().double().requires_grad_()
+    _ref_mahalanobis(student64, teacher.detach()).backward()
+    torch.testing.assert_close(student.grad.double(), student64.grad, rtol=1e-3, atol=1e-5)
+
+
+def test_mahalanobis_shrinkage_changes_the_metric():
+    student, teacher, batch = _pair((5,), dim=8, seed=3)
+    for shrinkage in (0.5, 1.0):
+        loss = MahalanobisEdgeLoss(shrinkage=shrinkage)(student, teacher, batch)
+        expected = _ref_mahalanobis(student.detach(), teacher.detach(), shrinkage=shrinkage)
+        torch.testing.assert_close(loss.double(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_mahalanobis_diag_matches_explicit_loops():
+    student, teacher, batch = _pair((5,), dim=8, seed=4)
+    node_type = torch.tensor([0, 0, 1, 2, 1])
+    loss_fn = _make("mahalanobis_diag")
+    loss = loss_fn(student, teacher, batch, node_type=node_type)
+    expected = _ref_diag(student.detach(), teacher.detach(), loss_fn.running_var, node_type)
+    torch.testing.assert_close(loss.double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-4, atol=1e-6)
+
+
+def test_mahalanobis_diag_ema_initialises_then_blends_in_training_only():
+    student, teacher, batch = _pair((4,), dim=6, seed=5)
+    node_type = torch.tensor([0, 0, 0, 1])  # text-text: 6 off-diagonal pairs, text-nontext: 6, others none
+    loss_fn = DiagMahalanobisEdgeLoss(momentum=0.9)
+    loss_fn(student, teacher, batch, node_type=node_type)
+    e_t = _cos(teacher.detach())
+    text_text = torch.stack([e_t[p, q] for p in range(3) for q in range(3) if p != q])
+    text_nontext = torch.stack([e_t[p, 3] for p in range(3)] + [e_t[3, q] for q in range(3)])
+    torch.testing.assert_close(loss_fn.running_var[0], text_text.var())
+    torch.testing.assert_close(loss_fn.running_var[1], text_nontext.var())
+    assert loss_fn.running_var[2:].tolist() == [1.0, 1.0]  # unseen types keep their initial value
+    assert loss_fn.initialized.tolist() == [True, True, False, False]
+    first = loss_fn.running_var.clone()
+    other = torch.randn(4, 6, generator=torch.Generator().manual_seed(9))
+    loss_fn(student, other, batch, node_type=node_type)
+    o_t = _cos(other)
+    other_text = torch.stack([o_t[p, q] for p in range(3) for q in range(3) if p != q])
+    torch.testing.assert_close(loss_fn.running_var[0], 0.9 * first[0] + 0.1 * other_text.var())
+    loss_fn.eval()
+    blended = loss_fn.running_var.clone()
+    loss_fn(student, teacher, batch, node_type=node_type)
+    torch.testing.assert_close(loss_fn.running_var, blended)
+
+
+def test_mahalanobis_diag_requires_node_type():
+    student, teacher, batch = _pair((3,))
+    with pytest.raises(ValueError, match="node_type"):
+        DiagMahalanobisEdgeLoss()(student, teacher, batch)
+
+
+def test_edge_type_matrix():
+    types = edge_type_matrix(torch.tensor([0, 1, 2]))
+    assert types.tolist() == [[0, 1, 3], [1, 2, 3], [3, 3, 3]]
+
+
+def test_mse_equals_dsig_definition():
+    student, teacher, batch = _pair((4, 3), dim=5, seed=6)
+    loss = MSEEdgeLoss()(student, teacher, batch)
+    per_graph = [
+        0.5 * F.mse_loss(_cos(student[:4]), _cos(teacher[:4])),
+        0.5 * F.mse_loss(_cos(student[4:]), _cos(teacher[4:])),
+    ]
+    torch.testing.assert_close(loss, torch.stack(per_graph).mean())
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_of_identical_inputs_is_zero(name):
+    student, _, batch = _pair((4, 3))
+    loss = _make(name)(student, student, batch, node_type=_node_type(7))
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_batch_of_two_is_mean_of_each_alone(name):
+    student, teacher, batch = _pair((4, 3), seed=7)
+    node_type = _node_type(7)
+    loss_fn = _make(name)
+    both = loss_fn(student, teacher, batch, node_type=node_type)
+    single = torch.zeros(4, dtype=torch.long)
+    first = loss_fn(student[:4], teacher[:4], single, node_type=node_type[:4])
+    second = loss_fn(student[4:], teacher[4:], single[:3], node_type=node_type[4:])
+    torch.testing.assert_close(both, (first + second) / 2)
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_skips_graphs_with_fewer_than_two_nodes(name):
+    student, teacher, batch = _pair((1, 4, 1), seed=8)  # graph 3 is empty
+    node_type = _node_type(6)
+    loss_fn = _make(name)
+    with_singletons = loss_fn(student, teacher, batch, node_type=node_type, num_graphs=4)
+    alone = loss_fn(student[1:5], teacher[1:5], torch.zeros(4, dtype=torch.long), node_type=node_type[1:5])
+    torch.testing.assert_close(with_singletons, alone)
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_is_node_permutation_invariant(name):
+    student, teacher, batch = _pair((5,), seed=9)
+    node_type = _node_type(5)
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    loss_fn = _make(name)
+    torch.testing.assert_close(
+        loss_fn(student, teacher, batch, node_type=node_type),
+        loss_fn(student[perm], teacher[perm], batch, node_type=node_type[perm]),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_gradient_reaches_student_never_teacher(name):
+    student, teacher, batch = _pair((4, 3), seed=10)
+    loss = _make(name)(student, teacher, batch, node_type=_node_type(7))
+    loss.backward()
+    assert student.grad is not None and torch.isfinite(student.grad).all() and student.grad.abs().sum() > 0
+    assert teacher.grad is None
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_without_any_graph_of_two_nodes_is_connected_zero(name):
+    student, teacher, batch = _pair((1, 1), seed=11)
+    loss = _make(name)(student, teacher, batch, node_type=_node_type(2))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert student.grad is not None and teacher.grad is None
+    empty = torch.zeros(0, 6, requires_grad=True)
+    loss = _make(name)(empty, empty.detach(), torch.zeros(0, dtype=torch.long), node_type=torch.zeros(0))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert empty.grad is not None
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+@pytest.mark.parametrize("case", ["identical_nodes", "all_zero", "zero_student", "collinear"])
+def test_edge_loss_is_finite_on_degenerate_features(name, case):
+    gen = torch.Generator().manual_seed(12)
+    row = torch.randn(1, 6, generator=gen)
+    teacher = {
+        "identical_nodes": row.repeat(4, 1),
+        "all_zero": torch.zeros(4, 6),
+        "zero_student": torch.randn(4, 6, generator=gen),
+        "collinear": row * torch.tensor([[1.0], [2.0], [-1.0], [3.0]]),
+    }[case]
+    student = torch.zeros(4, 6) if case in ("all_zero", "zero_student") else torch.randn(4, 6, generator=gen)
+    student.requires_grad_()
+    loss_fn = build_edge_loss(name)  # training mode: the diag EMA sees the degenerate batch
+    loss = loss_fn(student, teacher, torch.zeros(4, dtype=torch.long), node_type=torch.tensor([0, 0, 1, 2]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(student.grad).all()
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_computes_in_float32_under_autocast(name):
+    student, teacher, batch = _pair((4, 3), seed=13)
+    loss_fn = _make(name)
+    reference = loss_fn(student, teacher, batch, node_type=_node_type(7))
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        loss = loss_fn(student, teacher, batch, node_type=_node_type(7))
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, reference)
+
+
+def test_cholesky_jitter_repairs_near_singular_and_falls_back_to_diagonal():
+    near = torch.tensor([[1.0, 1.0], [1.0, 1.0 - 1e-3]])  # slightly indefinite: fixed by jitter
+    indefinite = torch.tensor([[1.0, 3.0], [3.0, 1.0]])  # no small jitter helps: diagonal fallback
+    spd = torch.tensor([[2.0, 0.5], [0.5, 1.0]])
+    chol = _cholesky_with_jitter(torch.stack([near, indefinite, spd]), jitter=EPS)
+    assert torch.isfinite(chol).all()
+    repaired = chol[0] @ chol[0].T
+    assert torch.allclose(repaired, near, atol=1e-1) and torch.linalg.eigvalsh(repaired).min() > 0
+    torch.testing.assert_close(chol[1], torch.eye(2))
+    torch.testing.assert_close(chol[2], torch.linalg.cholesky(spd))
+
+
+def test_registry_builds_by_name_and_rejects_unknown():
+    assert set(EDGE_LOSSES) == {"mahalanobis", "mahalanobis_diag", "mse"}
+    assert isinstance(build_edge_loss("mahalanobis", shrinkage=0.2), MahalanobisEdgeLoss)
+    assert build_edge_loss("mahalanobis", shrinkage=0.2).shrinkage == 0.2
+    assert build_edge_loss("mahalanobis_diag", momentum=0.5).momentum == 0.5
+    assert isinstance(build_edge_loss("mse"), MSEEdgeLoss)
+    with pytest.raises(ValueError, match="mahalanobis, mahalanobis_diag, mse"):
+        build_edge_loss("l2")

@@ -1,0 +1,113 @@
+"""GraphKDRCNN on the CPU: losses, the frozen teacher, and a student checkpoint plain detectron2 can load."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import random_page_inputs, tiny_cfg
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling import build_model
+from detectron2.utils.events import EventStorage
+
+import graphkd.modeling  # noqa: F401  (registration)
+
+
+def graphkd_cfg(teacher, extra=()):
+    teacher_cfg, teacher_weights = teacher
+    return tiny_cfg(
+        extra=[
+            "MODEL.META_ARCHITECTURE", "GraphKDRCNN",
+            "TEACHER.CONFIG_FILE", teacher_cfg,
+            "TEACHER.WEIGHTS", teacher_weights,
+            "GRAPHKD.NODE_TYPE.TEXT_CLASSES", '["text", "title", "list"]',
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture
+def model(tiny_teacher):
+    torch.manual_seed(0)
+    return build_model(graphkd_cfg(tiny_teacher, ["GRAPHKD.NODE_TYPE.TEXT_CLASSES", "[]"]))
+
+
+def test_training_step_logs_finite_graphkd_losses(model):
+    model.train()
+    with EventStorage() as storage:
+        losses = model(random_page_inputs())
+        scalars = storage.latest()
+    for name in ("loss_graphkd_node", "loss_graphkd_edge", "loss_cls", "loss_box_reg", "loss_rpn_cls"):
+        assert name in losses and math.isfinite(losses[name].item()), name
+    assert losses["loss_graphkd_node"].item() > 0
+    assert scalars["graphkd/text_nodes"][0] + scalars["graphkd/nontext_nodes"][0] > 0
+    assert scalars["graphkd/bg_nodes"][0] <= 2 * 64  # MAX_PER_IMAGE per image
+
+
+def test_teacher_is_outside_the_module_tree_and_frozen(model):
+    teacher = model.teacher
+    assert not any(k.startswith("teacher") for k in model.state_dict())
+    assert all(p.requires_grad is False for p in teacher.parameters())
+    student_params = {id(p) for p in model.parameters()}
+    assert not student_params & {id(p) for p in teacher.parameters()}
+    model.train()
+    assert not teacher.training
+    assert model.distiller.adapter is not None  # 32 student vs 64 teacher channels
+
+
+def test_gradients_reach_student_and_adapter_never_teacher(model):
+    model.train()
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with EventStorage():
+        for _ in range(2):
+            losses = model(random_page_inputs())
+            graph_loss = losses["loss_graphkd_node"] + losses["loss_graphkd_edge"]
+            optimizer.zero_grad()
+            graph_loss.backward()
+            assert model.distiller.adapter.weight.grad.abs().sum() > 0
+            assert model.backbone.bottom_up.stem.conv1.weight.grad.abs().sum() > 0
+            optimizer.step()
+    after = model.teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # BN buffers included
+
+
+def test_student_checkpoint_loads_into_plain_detectron2(model, tmp_path):
+    from graphkd.engine.trainer import save_student_checkpoint
+
+    path = save_student_checkpoint(model, str(tmp_path / "student.pth"))
+    plain = build_model(tiny_cfg())
+    incompatible = DetectionCheckpointer(plain)._load_model(
+        {"model": torch.load(path, weights_only=False)["model"], "matching_heuristics": False}
+    )
+    assert not incompatible.missing_keys and not incompatible.unexpected_keys
+    plain.eval()
+    with torch.no_grad():
+        outputs = plain([{k: v for k, v in x.items() if k != "instances"} for x in random_page_inputs(1)])
+    assert "instances" in outputs[0]
+
+
+def test_gt_mode_maps_text_class_names_to_ids(tiny_teacher):
+    from detectron2.data import MetadataCatalog
+
+    MetadataCatalog.get("tiny_pages_gt_mode").set(thing_classes=["text", "title", "list", "table", "figure"])
+    cfg = graphkd_cfg(tiny_teacher, ["GRAPHKD.NODE_TYPE.MODE", "gt", "DATASETS.TRAIN", '("tiny_pages_gt_mode",)'])
+    model = build_model(cfg)
+    assert model.distiller.text_classes == [0, 1, 2]
+    model.train()
+    with EventStorage() as storage:
+        losses = model(random_page_inputs())
+        assert storage.latest()["graphkd/type_agreement"][0] == 1.0  # gt typing agrees with gt by definition
+    assert all(math.isfinite(v.item()) for v in losses.values())
+
+
+def test_text_class_names_without_dataset_metadata_fail_clearly(tiny_teacher):
+    with pytest.raises(ValueError, match="thing_classes"):
+        build_model(graphkd_cfg(tiny_teacher, ["GRAPHKD.NODE_TYPE.MODE", "gt"]))
+
+
+def test_missing_teacher_config_is_named(tiny_teacher):
+    cfg = graphkd_cfg(tiny_teacher, ["TEACHER.CONFIG_FILE", "/nonexistent/teacher.yaml"])
+    with pytest.raises(FileNotFoundError, match="/nonexistent/teacher.yaml"):
+        build_model(cfg)
