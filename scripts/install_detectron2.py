@@ -15,13 +15,18 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import json
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tarfile
 import tempfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 SDIST = "pb1-detectron2==0.6"
@@ -65,17 +70,51 @@ def existing_detectron2() -> Path | None:
     return Path(spec.origin).parent
 
 
+def index_url() -> str:
+    """The package index pip is configured with (PIP_INDEX_URL, pip config), else PyPI."""
+    url = os.environ.get("PIP_INDEX_URL")
+    if not url:
+        result = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                                capture_output=True, text=True)
+        url = result.stdout.strip() if result.returncode == 0 else ""
+    return (url or "https://pypi.org/simple").rstrip("/")
+
+
 def download_sdist(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--no-build-isolation", "-q", "-d", str(dest), SDIST]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    archives = sorted(dest.glob("pb1*detectron2-0.6*.tar.gz"))
-    if result.returncode != 0 and not archives:
-        die(f"could not download {SDIST} from the package index (is torch installed? its setup.py imports "
-            f"torch):\n{result.stderr.strip()[-2000:]}")
-    if not archives:
-        die(f"pip download of {SDIST} gave no .tar.gz in {dest}: {sorted(p.name for p in dest.iterdir())}")
-    return archives[0]
+    """Fetch the sdist from the index's simple API and check its sha256.
+
+    ``pip download`` cannot be used: pip >= 24 refuses this sdist's metadata (an extra that names a direct
+    URL dependency), although the package itself is fine.
+    """
+    name, version = SDIST.split("==")
+    cached = sorted(dest.glob(f"pb1*detectron2-{version}.tar.gz"))
+    if cached:
+        return cached[0]
+    page_url = f"{index_url()}/{name}/"
+    request = urllib.request.Request(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            files = json.load(response)["files"]
+    except (OSError, ValueError, KeyError) as exc:
+        die(f"could not read the file list of {name} at {page_url}: {exc}")
+    wanted = [f for f in files if f["filename"].endswith(f"-{version}.tar.gz")]
+    if not wanted:
+        die(f"{page_url} lists no {name} {version} sdist (files: {[f['filename'] for f in files]})")
+    entry = wanted[0]
+    url = urllib.parse.urljoin(page_url, entry["url"])
+    try:
+        with urllib.request.urlopen(url, timeout=300) as response:
+            payload = response.read()
+    except OSError as exc:
+        die(f"could not download {url}: {exc}")
+    expected = entry.get("hashes", {}).get("sha256")
+    if expected and hashlib.sha256(payload).hexdigest() != expected:
+        die(f"{entry['filename']} from {url} does not match the index's sha256 {expected}")
+    archive = dest / entry["filename"]
+    tmp = archive.with_suffix(".part")
+    tmp.write_bytes(payload)
+    tmp.replace(archive)
+    return archive
 
 
 def extract_package(archive: Path, site_packages: Path) -> Path:

@@ -20,7 +20,12 @@ def test_config_merges(path):
     assert cfg.MODEL.ROI_HEADS.NUM_CLASSES > 0
 
 
-def test_unknown_key_is_named():
-    cfg = get_graphkd_cfg()
-    with pytest.raises(KeyError, match="GRAPHKD.NOT_A_KEY"):
-        cfg.merge_from_list(["GRAPHKD.NOT_A_KEY", 1])
+def test_unknown_key_is_named_by_setup_cfg():
+    from detectron2.engine import default_argument_parser
+
+    from graphkd.engine.trainer import setup_cfg
+
+    config = str(CONFIGS[0])
+    args = default_argument_parser().parse_args(["--config-file", config, "GRAPHKD.NOT_A_KEY", "1"])
+    with pytest.raises(ValueError, match="Non-existent key: GRAPHKD.NOT_A_KEY"):
+        setup_cfg(args)

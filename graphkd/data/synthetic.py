@@ -221,7 +221,9 @@ class _Page:
             self.regions.append((kind, box, items or []))
 
     def paragraph_lines(self) -> int:
-        return int(np.clip(round(self.rng.lognormal(math.log(8.0), 0.75)), 1, 45))
+        """Lines of a body paragraph: log-normal, median 11, at most half a page tall."""
+        longest = max(1, int(0.5 * self.height / self.line_h))
+        return int(np.clip(round(self.rng.lognormal(math.log(11.0), 0.8)), 1, longest))
 
     # --- page furniture ------------------------------------------------------------------------------
 
@@ -461,7 +463,7 @@ class _Page:
     # --- column flow ----------------------------------------------------------------------------------
 
     def heading(self, x0: float, y: float, width: float) -> float:
-        n = int(self.rng.integers(1, 4))
+        n = int(min(self.rng.geometric(0.55), 5))
         tokens = R.title_words(self.rng, n, self.heading_numbered)
         box, y = self.text_block(x0, y, width, 1, font=self.bold, size=self.head_size, tokens=tokens, align="left")
         self.add("heading", box)
@@ -469,7 +471,7 @@ class _Page:
 
     def list_block(self, x0: float, y: float, width: float, max_y: float) -> float:
         rng = self.rng
-        n_items = int(rng.integers(2, 7))
+        n_items = int(rng.integers(2, 6))
         style = int(rng.integers(0, 3))
         indent = self.body * rng.uniform(0.0, 1.5)
         hang = self.body * rng.uniform(1.2, 2.2)
@@ -477,7 +479,7 @@ class _Page:
         items: list[Box] = []
         ascent = R.GLYPHS.metrics(self.regular, self.body)[0]
         for k in range(n_items):
-            n_lines = int(min(rng.geometric(0.5), 4))
+            n_lines = int(min(rng.geometric(0.6), 4))
             if y + n_lines * self.line_h > max_y:
                 break
             marker = ["•", f"{k + 1}.", f"({chr(ord('a') + k)})"][style]
@@ -536,12 +538,12 @@ class _Page:
                     y += self.line_h * rng.uniform(0.6, 1.2)
                     last = kind
                     continue
-            if last != "heading" and rng.random() < 0.17 and room >= 4:
+            if last != "heading" and rng.random() < 0.25 and room >= 4:
                 y += self.line_h * rng.uniform(0.4, 1.0) if last != "start" else 0
                 y = self.heading(x0, y, width) + self.line_h * rng.uniform(0.2, 0.6)
                 last = "heading"
                 continue
-            if state["lists"] and rng.random() < 0.15 and room >= 3:
+            if state["lists"] and rng.random() < 0.35 and room >= 3:
                 state["lists"] -= 1
                 y = self.list_block(x0, y, width, bottom) + self.para_gap
                 last = "list"
@@ -579,18 +581,18 @@ class _Page:
         margin_r = margin_l + W * rng.uniform(-0.01, 0.01)
         x0, x1 = margin_l, W - margin_r
         top, bottom = self.header_footer(x0, x1)
-        if rng.random() < 0.15:
+        if rng.random() < 0.2:
             top = self.title_block(x0, x1, top)
         n_cols = 2 if rng.random() < 0.75 else 1
         gutter = W * rng.uniform(0.025, 0.045)
         col_w = (x1 - x0 - gutter * (n_cols - 1)) / n_cols
-        n_figures = int(rng.choice([0, 1, 2], p=[0.6, 0.3, 0.1]))
-        n_tables = int(rng.choice([0, 1, 2], p=[0.77, 0.2, 0.03]))
+        n_figures = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
+        n_tables = int(rng.choice([0, 1, 2], p=[0.65, 0.28, 0.07]))
         content_h = bottom - top
         full: list[tuple[str, object]] = []
         column_floats: list[tuple[str, object]] = []
         for kind in rng.permutation(["figure"] * n_figures + ["table"] * n_tables).tolist():
-            span = n_cols == 1 or rng.random() < (0.75 if kind == "figure" else 0.85)
+            span = n_cols == 1 or rng.random() < (0.8 if kind == "figure" else 0.85)
             width = x1 - x0 if span else col_w
             if kind == "figure":
                 spec = self.figure_height(width, in_column=not span)
@@ -603,7 +605,7 @@ class _Page:
         at_top = rng.random() < 0.6
         for kind, spec in full:
             need = self.table_height(spec) if kind == "table" else spec[1] + (spec[2] + 2) * self.small_h
-            if used + need > content_h * 0.7:
+            if used + need > content_h * 0.8:
                 continue
             used += need + self.line_h
             if at_top:
@@ -617,7 +619,7 @@ class _Page:
         state = {
             "carry": 0,
             "floats": column_floats,
-            "lists": int(rng.choice([0, 1, 2], p=[0.75, 0.2, 0.05])),
+            "lists": int(rng.choice([0, 1, 2], p=[0.65, 0.3, 0.05])),
             "formulas": int(rng.integers(0, 3)) if self.schema == "doclaynet" else 0,
         }
         for c in range(n_cols):
@@ -628,12 +630,10 @@ class _Page:
             self.flow_column(cx, top, col_w, col_bottom, state)
 
     def finish(self) -> Image.Image:
-        """Composite the ink layer onto the page."""
+        """Composite the ink layer onto the page (text in a near-black tone)."""
         tone = int(self.rng.integers(0, 40))
-        arr = np.asarray(self.img, dtype=np.uint32)
-        ink = self.ink.layer.astype(np.uint32)[..., None]
-        out = (arr * (255 - ink) + tone * ink) // 255
-        return Image.fromarray(out.astype(np.uint8), "RGB")
+        ink = Image.fromarray(self.ink.layer, "L")
+        return Image.composite(Image.new("RGB", self.img.size, (tone, tone, tone)), self.img, ink)
 
 
 def _rotate_boxes(boxes: np.ndarray, angle_deg: float, width: int, height: int) -> np.ndarray:
@@ -657,14 +657,14 @@ def _apply_noise(
     """Scanner-like degradations: slight rotation (boxes follow), blur, JPEG artefacts, paper tint."""
     draws = rng.random(4)
     angle = float(rng.uniform(-1.0, 1.0))
-    radius = float(rng.uniform(0.3, 0.9)) * scale
+    centre = float(rng.uniform(2.0, 12.0))  # weight of the centre pixel: smaller blurs more
     quality = int(rng.integers(35, 90))
     tint = rng.uniform(0.92, 1.0, size=3)
     if draws[0] < 0.3:
         img = img.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=(255, 255, 255))
         boxes = _rotate_boxes(boxes, angle, img.width, img.height)
     if draws[1] < 0.3:
-        img = img.filter(ImageFilter.GaussianBlur(radius))
+        img = img.filter(ImageFilter.Kernel((3, 3), [0.5, 1, 0.5, 1, centre, 1, 0.5, 1, 0.5]))
     if draws[2] < 0.2:
         arr = np.asarray(img, dtype=np.float32) * tint.astype(np.float32)
         img = Image.fromarray(arr.astype(np.uint8), "RGB")

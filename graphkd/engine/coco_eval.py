@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["COCO_METRICS", "evaluate_coco", "load_json"]
 
 COCO_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # order of COCOeval.stats[:6]
-_PREDICTION_KEYS = {"bbox": ("image_id", "category_id", "bbox", "score"),
-                    "segm": ("image_id", "category_id", "segmentation", "score")}
+_PREDICTION_KEYS = {
+    "bbox": ("image_id", "category_id", "bbox", "score"),
+    "segm": ("image_id", "category_id", "segmentation", "score"),
+}
 
 
 def load_json(path: str | os.PathLike, what: str) -> Any:
@@ -57,8 +59,15 @@ def _check_ground_truth(gt: Any, source: str) -> dict:
             raise ValueError(f"ground truth {source} is empty: no {key}")
     annotations = []
     for index, ann in enumerate(gt["annotations"]):
-        if not isinstance(ann, dict) or "bbox" not in ann or "image_id" not in ann or "category_id" not in ann:
-            raise ValueError(f"ground truth {source}: annotation {index} needs image_id, category_id and bbox")
+        if (
+            not isinstance(ann, dict)
+            or "bbox" not in ann
+            or "image_id" not in ann
+            or "category_id" not in ann
+        ):
+            raise ValueError(
+                f"ground truth {source}: annotation {index} needs image_id, category_id and bbox"
+            )
         ann = dict(ann)  # fill what pycocotools needs without touching the caller's dict
         ann.setdefault("id", index + 1)
         ann.setdefault("iscrowd", 0)
@@ -88,8 +97,9 @@ def _percent(value: float) -> float:
     return float(value) * 100.0 if value >= 0 else math.nan
 
 
-def evaluate_coco(gt_json: str | os.PathLike | dict, predictions: list | str | os.PathLike,
-                  iou_type: str = "bbox") -> dict:
+def evaluate_coco(
+    gt_json: str | os.PathLike | dict, predictions: list | str | os.PathLike, iou_type: str = "bbox"
+) -> dict:
     """COCO AP of ``predictions`` (results list or path to it) against ``gt_json`` (COCO dict or path).
 
     Detections of categories or images absent from the ground truth are dropped with a warning. Returns
@@ -118,13 +128,23 @@ def evaluate_coco(gt_json: str | os.PathLike | dict, predictions: list | str | o
     kept = [det for det in detections if det["category_id"] in category_ids]
     if len(kept) < len(detections):
         unknown = sorted({det["category_id"] for det in detections} - category_ids, key=str)
-        logger.warning("dropped %d of %d detections from %s whose category id is not in the ground truth %s: %s",
-                       len(detections) - len(kept), len(detections), pred_source, gt_source, unknown)
+        logger.warning(
+            "dropped %d of %d detections from %s whose category id is not in the ground truth %s: %s",
+            len(detections) - len(kept),
+            len(detections),
+            pred_source,
+            gt_source,
+            unknown,
+        )
     image_ids = {image["id"] for image in gt["images"]}
     detections, kept = kept, [det for det in kept if det["image_id"] in image_ids]
     if len(kept) < len(detections):
-        logger.warning("dropped %d detections from %s whose image id is not in the ground truth %s",
-                       len(detections) - len(kept), pred_source, gt_source)
+        logger.warning(
+            "dropped %d detections from %s whose image id is not in the ground truth %s",
+            len(detections) - len(kept),
+            pred_source,
+            gt_source,
+        )
 
     with _quiet_stdout():
         coco_gt = COCO()
@@ -151,5 +171,7 @@ def evaluate_coco(gt_json: str | os.PathLike | dict, predictions: list | str | o
         values = values[values > -1]
         per_class[names[category_id]] = float(values.mean()) * 100.0 if values.size else math.nan
     results["per_class"] = per_class
-    logger.info("COCO %s AP %.2f (AP50 %.2f) on %d detections", iou_type, results["AP"], results["AP50"], len(kept))
+    logger.info(
+        "COCO %s AP %.2f (AP50 %.2f) on %d detections", iou_type, results["AP"], results["AP50"], len(kept)
+    )
     return results

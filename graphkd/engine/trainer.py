@@ -19,6 +19,7 @@ from graphkd.env import detectron2_has_ops
 logger = logging.getLogger(__name__)
 
 STUDENT_CHECKPOINT = "model_student.pth"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class GraphKDTrainer(DefaultTrainer):
@@ -60,10 +61,19 @@ def setup_cfg(args: argparse.Namespace) -> CfgNode:
     if not os.path.isfile(args.config_file):
         raise FileNotFoundError(f"config file not found: {args.config_file}")
     cfg = get_graphkd_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    try:
+        cfg.merge_from_file(args.config_file)
+        cfg.merge_from_list(args.opts)
+    except (AssertionError, KeyError, ValueError) as exc:  # yacs reports unknown keys with a bare assert
+        raise ValueError(f"{args.config_file} (+ command-line overrides): {exc}") from None
     for spec in cfg.DATASETS.REGISTER:
         register_from_spec(spec)
+    teacher_cfg = cfg.TEACHER.CONFIG_FILE
+    if teacher_cfg and not os.path.isabs(teacher_cfg) and not os.path.exists(teacher_cfg):
+        # configs name their teacher relative to the repository root; accept that from any working directory
+        in_repo = os.path.join(REPO_ROOT, teacher_cfg)
+        if os.path.exists(in_repo):
+            cfg.TEACHER.CONFIG_FILE = in_repo
     if not torch.cuda.is_available() and cfg.MODEL.DEVICE.startswith("cuda"):
         logger.warning("CUDA is not available: running on the CPU")
         cfg.MODEL.DEVICE = "cpu"

@@ -87,7 +87,7 @@ def edge_cosine(x: Tensor, edge_index: Tensor) -> Tensor:
     if num_edges == 0:
         return x.new_zeros(0, dtype=torch.float32)
     with float32_statistics(x.device):
-        unit = F.normalize(x.detach().reshape(x.size(0), -1).float(), dim=-1, eps=1e-12)  # (N, D)
+        unit = F.normalize(x.detach().flatten(1).float(), dim=-1, eps=1e-12)  # (N, D)
         step = max(1, _EDGE_CHUNK_ELEMENTS // max(1, unit.size(1)))
         chunks = [
             (unit[edge_index[0, start : start + step]] * unit[edge_index[1, start : start + step]]).sum(-1)

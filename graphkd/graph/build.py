@@ -88,8 +88,8 @@ def build_instance_graphs(
     box = boxes.detach().float()
     edge_index = spatial_adjacency(box, batch, adjacency_gap, min_axis_overlap, num_graphs)
     node_attrs = {
-        "x": student_feats.reshape(num_nodes, -1),  # (N, D)
-        "x_teacher": teacher_feats.detach().reshape(num_nodes, -1),  # (N, D_t)
+        "x": student_feats.flatten(1),  # (N, D)
+        "x_teacher": teacher_feats.detach().flatten(1),  # (N, D_t)
         "box": box,
         "node_type": node_type,
         "gt_class": gt_class,

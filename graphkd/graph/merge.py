@@ -68,6 +68,7 @@ class TextNodeMerge(torch.nn.Module):
         device = node_batch.device
         num_input = node_batch.numel()
         attrs = {key: batch[key] for key in node_attr_keys(batch)}
+        attrs["x_teacher"] = attrs["x_teacher"].detach()  # the teacher side never gets a gradient
         # Input nodes that are merges already count with their size in the means.
         input_size = attrs.pop("cluster_size", None)
         member_weight = None if input_size is None else input_size.to(torch.float32)
@@ -92,6 +93,9 @@ class TextNodeMerge(torch.nn.Module):
             merged = (cluster_size > 1).nonzero().view(-1)
             edge_index = coalesce(torch.cat([edge_index, merged.expand(2, -1)], dim=1), num_nodes=num_output)
             attrs = _pool_attrs(attrs, cluster, num_output, member_weight)
+        else:  # nothing merged: only self loops of unmerged nodes (never built by us) go
+            stray_loop = (edge_index[0] == edge_index[1]) & (cluster_size[edge_index[0]] == 1)
+            edge_index = edge_index[:, ~stray_loop]
         attrs["cluster_size"] = cluster_size
         out = make_batch(attrs, edge_index, node_batch, num_graphs)
         return MergeOutput(batch=out, cluster=cluster)

@@ -36,7 +36,9 @@ def covariance_statistic(teacher_feats: Tensor) -> Tensor:
     Otsu split.
     """
     with float32_statistics(teacher_feats.device):
-        feats = teacher_feats.detach().float().reshape(teacher_feats.size(0), teacher_feats.size(1), -1)
+        feats = teacher_feats.detach().float().flatten(2)  # (N, C, P)
+        if feats.numel() == 0:
+            return feats.new_zeros(feats.size(0))
         return feats.var(dim=-1, correction=0).mean(dim=-1)
 
 

@@ -63,18 +63,19 @@ class AdaptiveNodeSampler(torch.nn.Module):
         node_type = batch.node_type
         num_nodes = node_batch.numel()
         device = node_batch.device
+        attrs = {key: batch[key] for key in node_attr_keys(batch) if key != "weight"}
         if self.mode == "sample":
             keep = self._sample_text(node_type, node_batch, num_graphs, generator)
             perm = keep.nonzero().view(-1)  # (K,) ascending, so graphs stay contiguous
             edge_index, _ = subgraph(perm, batch.edge_index, relabel_nodes=True, num_nodes=num_nodes)
+            attrs = {key: value[perm] for key, value in attrs.items()}
+            node_batch = node_batch[perm]
         else:
             perm = torch.arange(num_nodes, device=device)
             edge_index = batch.edge_index
-        kept_batch, kept_type = node_batch[perm], node_type[perm]
-        weight = self._weights(kept_type, kept_batch, num_graphs, text_weighted=self.mode == "weight")
-        attrs = {key: batch[key][perm] for key in node_attr_keys(batch) if key != "weight"}
+        weight = self._weights(attrs["node_type"], node_batch, num_graphs, text_weighted=self.mode == "weight")
         attrs["weight"] = weight
-        out = make_batch(attrs, edge_index, kept_batch, num_graphs)
+        out = make_batch(attrs, edge_index, node_batch, num_graphs)
         return SampleOutput(batch=out, perm=perm, weight=weight)
 
     def _sample_text(

@@ -82,13 +82,13 @@ def _local_path(path: str) -> str:
 def _torch_load(path: str) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        logger.warning(
-            "%s holds objects other than tensors; loading it with full unpickling (only do this for files "
-            "you trust)",
-            path,
-        )
-        return torch.load(path, map_location="cpu", weights_only=False)
+    except pickle.UnpicklingError as weights_only_error:
+        try:  # e.g. numpy arrays or optimizer objects next to the weights
+            loaded = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:
+            raise weights_only_error from None
+    logger.warning("%s holds objects other than tensors: it was loaded with full unpickling", path)
+    return loaded
 
 
 def _read_checkpoint(path: str) -> dict:
@@ -114,7 +114,7 @@ def _read_checkpoint(path: str) -> dict:
     state = {}
     for key, value in checkpoint["model"].items():
         if isinstance(value, np.ndarray):
-            value = torch.from_numpy(np.ascontiguousarray(value))
+            value = torch.from_numpy(value)
         if isinstance(value, torch.Tensor):
             state[key] = value
     if not state:

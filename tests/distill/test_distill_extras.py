@@ -54,7 +54,9 @@ def test_roi_logit_kd_without_rois_is_connected_zero():
 
 
 def test_roi_box_l1_averages_over_foreground_rows():
-    student = torch.tensor([[1.0, 2.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 0.0, 1.0]], requires_grad=True)
+    student = torch.tensor(
+        [[1.0, 2.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 0.0, 1.0]], requires_grad=True
+    )
     teacher = torch.zeros(3, 4, requires_grad=True)
     fg_mask = torch.tensor([True, False, True])
     loss = roi_box_l1(student, teacher, fg_mask)

@@ -160,7 +160,9 @@ def test_mahalanobis_diag_matches_explicit_loops():
     loss_fn = _make("mahalanobis_diag")
     loss = loss_fn(student, teacher, batch, node_type=node_type)
     expected = _ref_diag(student.detach(), teacher.detach(), loss_fn.running_var, node_type)
-    torch.testing.assert_close(loss.double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(
+        loss.double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_mahalanobis_diag_ema_initialises_then_blends_in_training_only():

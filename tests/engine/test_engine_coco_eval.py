@@ -96,7 +96,12 @@ def test_reads_files(tmp_path):
         ({**GT, "annotations": []}, [], ValueError, "gt.json is empty: no annotations"),
         ({"images": []}, [], ValueError, "gt.json lacks the list"),
         (GT, {"image_id": 1}, ValueError, "predictions .*dt.json must be a list"),
-        (GT, [{"image_id": 1, "bbox": [0, 0, 1, 1]}], ValueError, "dt.json: entry 0 lacks category_id, score"),
+        (
+            GT,
+            [{"image_id": 1, "bbox": [0, 0, 1, 1]}],
+            ValueError,
+            "dt.json: entry 0 lacks category_id, score",
+        ),
         (GT, "[1, 2", ValueError, "predictions file .*dt.json is not valid JSON"),
     ],
 )
@@ -137,4 +142,6 @@ def test_script_plain_table_without_tabulate(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_tabulate)
     table = _load_script().format_table([("AP", 12.5), ("AP50", 100.0)], ("metric", "value"))
-    assert table.splitlines()[2] == "AP        12.500"
+    lines = table.splitlines()
+    assert lines[0].split() == ["metric", "value"] and lines[3].split() == ["AP50", "100.000"]
+    assert len({len(line) for line in lines}) == 1  # aligned columns

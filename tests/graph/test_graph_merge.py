@@ -14,8 +14,8 @@ T, N, BG = NODE_TEXT, NODE_NONTEXT, NODE_BACKGROUND
 
 
 def make_graph(teacher, node_type, edges, student=None, boxes=None) -> Data:
-    teacher = torch.tensor(teacher, dtype=torch.float32)
-    count = teacher.size(0)
+    count = len(teacher)
+    teacher = torch.tensor(teacher, dtype=torch.float32).reshape(count, -1) if count else torch.zeros(0, 2)
     if student is None:
         student = torch.arange(count * 3, dtype=torch.float32).view(count, 3)
     if boxes is None:
@@ -26,9 +26,9 @@ def make_graph(teacher, node_type, edges, student=None, boxes=None) -> Data:
         x=torch.as_tensor(student, dtype=torch.float32),
         x_teacher=teacher,
         box=torch.as_tensor(boxes, dtype=torch.float32),
-        node_type=torch.tensor(node_type),
+        node_type=torch.tensor(node_type, dtype=torch.long),
         gt_class=torch.arange(count) + 100,
-        gt_node_type=torch.tensor(node_type),
+        gt_node_type=torch.tensor(node_type, dtype=torch.long),
         edge_index=to_undirected(edge_index, num_nodes=count),
     )
 
@@ -66,8 +66,9 @@ def test_hand_made_graph_merges_the_similar_text_nodes():
 
 def test_threshold_decides_which_edges_merge():
     batch = Batch.from_data_list([example_graph()])
-    # cos(0, 1) = 0.995, cos(1, 4) = 0.9999: 0.999 only merges 1 and 4.
-    assert TextNodeMerge(threshold=0.999)(batch).cluster.tolist() == [0, 1, 2, 3, 1, 4]
+    # cos(0, 1) = 0.99504, cos(1, 4) = 0.99524: 0.9951 only merges 1 and 4 (and their mean
+    # [1, 0.15] has cos 0.989 with node 0, so round 2 adds nothing).
+    assert TextNodeMerge(threshold=0.9951)(batch).cluster.tolist() == [0, 1, 2, 3, 1, 4]
     assert TextNodeMerge(threshold=1.01)(batch).cluster.tolist() == [0, 1, 2, 3, 4, 5]
     assert TextNodeMerge(threshold=-1.0)(batch).cluster.tolist() == [0, 0, 0, 1, 0, 2]
 
@@ -177,10 +178,12 @@ def random_graph(count: int, generator: torch.Generator) -> Data:
     prototypes = torch.randn(3, 6, generator=generator)
     teacher = prototypes[torch.randint(0, 3, (count,), generator=generator)]
     teacher = teacher + 0.3 * torch.randn(count, 6, generator=generator)
-    node_type = torch.multinomial(torch.tensor([0.7, 0.2, 0.1]), count, replacement=True, generator=generator)
+    node_type = torch.multinomial(torch.tensor([0.7, 0.2, 0.1]), max(count, 1), replacement=True,
+                                  generator=generator)[:count]
     edges = torch.randint(0, max(count, 1), (2, 2 * count), generator=generator)
     graph = make_graph(teacher.tolist(), node_type.tolist(), edges.t().tolist())
     graph.x = torch.randn(count, 5, generator=generator)
+    graph.x_teacher = teacher
     graph.box = torch.rand(count, 4, generator=generator).sort(dim=1).values[:, [0, 1, 2, 3]]
     return graph
 
@@ -239,4 +242,4 @@ def test_gradient_reaches_student_features_not_teacher():
     expected[[0, 1, 4]] = 1 / 3
     torch.testing.assert_close(graph.x.grad, expected)
     assert graph.x_teacher.grad is None and not out.batch.x_teacher.requires_grad
-    assert math.isclose(float(out.batch.x[0].sum()), 2.0, rel_tol=1e-6)
+    assert math.isclose(out.batch.x[0].sum().item(), 2.0, rel_tol=1e-6)
