@@ -9,36 +9,33 @@ regions (70% text) plus random background RoIs, so graphs are as dense as real p
     .venv/bin/python benchmarks/bench_graph.py            # full table, a few minutes
     .venv/bin/python benchmarks/bench_graph.py --quick    # smoke run, seconds
 
-Memory: peaks are read from /proc/self/status (VmHWM, reset through /proc/self/clear_refs), with
-glibc told to return large blocks to the system at once (the script re-executes itself with
-MALLOC_MMAP_THRESHOLD_ set), so that freed tensors of earlier runs do not hide the peak.
+Memory: each measured call runs twice more in a forked child that tells glibc to map every block of
+1 MiB or more on its own (mallopt), so freed tensors of earlier runs neither hide nor inflate the
+peak; the peak is the child's resident-set high-water mark (VmHWM, reset through
+/proc/self/clear_refs) during the second call above its resident set before it (the first call
+faults in the code pages the child does not share yet). Times come from the parent, with
+the default allocator.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import math
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 20)}
-if __name__ == "__main__" and any(os.environ.get(key) != value for key, value in _MALLOC_ENV.items()):
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_MALLOC_ENV})
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Batch, Data
+from torch_geometric.utils import coalesce, scatter, subgraph
+from torch_scatter import scatter_mean
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch_geometric.data import Batch, Data  # noqa: E402
-from torch_geometric.utils import coalesce, scatter, subgraph  # noqa: E402
-from torch_scatter import scatter_mean  # noqa: E402
-
-from graphkd.graph import (  # noqa: E402
+from graphkd.graph import (
     NODE_BACKGROUND,
     NODE_NONTEXT,
     NODE_TEXT,
@@ -49,6 +46,7 @@ from graphkd.graph import (  # noqa: E402
 )
 
 GAP, MIN_AXIS_OVERLAP = 1.0, 0.5
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO = 0.8, 3, 1.0
 BETA, BG_ALPHA = 1.0, 7.5
 
@@ -181,7 +179,8 @@ def naive_merge_graph(graph: Data) -> Data:
             break
         source, target = edge_index
         candidate = edge_index[:, (source < target) & is_text[source] & is_text[target]]
-        score = F.cosine_similarity(teacher[candidate[0]], teacher[candidate[1]], dim=-1)
+        unit = F.normalize(teacher, dim=-1)
+        score = (unit @ unit.t())[candidate[0], candidate[1]]  # one Gram matrix per image
         kept = candidate[:, score >= MERGE_THRESHOLD].t().tolist()
         if not kept:
             break
@@ -244,8 +243,16 @@ def naive_sample(batch: Batch, generator: torch.Generator) -> Batch:
         bg_weight = BG_ALPHA * foreground / background if foreground and background else 1.0
         weight = torch.where(kept_type == NODE_BACKGROUND, bg_weight, 1.0)
         edge_index, _ = subgraph(keep, graph.edge_index, relabel_nodes=True, num_nodes=graph.num_nodes)
-        graphs.append(Data(x=graph.x[keep], x_teacher=graph.x_teacher[keep], box=graph.box[keep],
-                           node_type=kept_type, weight=weight, edge_index=edge_index))
+        graphs.append(
+            Data(
+                x=graph.x[keep],
+                x_teacher=graph.x_teacher[keep],
+                box=graph.box[keep],
+                node_type=kept_type,
+                weight=weight,
+                edge_index=edge_index,
+            )
+        )
     return Batch.from_data_list(graphs)
 
 
@@ -267,17 +274,72 @@ def _status_kib(field: str) -> int:
 
 
 def peak_mib(function: Callable[[], object]) -> float:
-    """Resident-set high-water mark during ``function()`` above the resident set before it (MiB)."""
-    gc.collect()
+    """Resident-set high-water mark of ``function()`` above the resident set before it (MiB), NaN if unknown."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: measure, report, exit without running the parent's cleanup
+        peak = math.nan
+        try:
+            os.close(read_end)
+            libc = ctypes.CDLL(None)
+            libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+            libc.mallopt(_M_TRIM_THRESHOLD, 1 << 20)
+            function()  # fault in the code pages the child does not share with the parent yet
+            gc.collect()
+            libc.malloc_trim(0)  # give back the free heap memory inherited from the parent
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current VmRSS
+            before = _status_kib("VmRSS")
+            function()
+            peak = (_status_kib("VmHWM") - before) / 1024
+        except Exception:
+            pass
+        finally:
+            os.write(write_end, repr(peak).encode())
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        report = reader.read()
+    os.waitpid(pid, 0)
     try:
-        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current VmRSS
-    except OSError:
+        return float(report)
+    except ValueError:
         return math.nan
-    before = _status_kib("VmRSS")
-    result = function()
-    peak = _status_kib("VmHWM")
-    del result
-    return (peak - before) / 1024
+
+
+def bench_size(num_images: int, nodes: int, channels: int, repeats: int) -> list[tuple]:
+    """Rows ``(stage, edges, batched s, naive s, batched MiB, naive MiB)`` for one batch size."""
+    rois = synthetic_rois(num_images, nodes, channels)
+    batch = build_instance_graphs(**rois)
+    merged = TextNodeMerge(MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO)(batch).batch
+    naive_batch = naive_build(rois)
+    assert torch.equal(naive_batch.edge_index, batch.edge_index), "naive and batched edges differ"
+    assert torch.equal(naive_batch.node_type, batch.node_type), "naive and batched node types differ"
+    naive_merged = naive_merge(naive_batch)
+    assert torch.equal(naive_merged.cluster_size, merged.cluster_size), "naive and batched merges differ"
+    stages = {
+        "build": (lambda: build_instance_graphs(**rois), lambda: naive_build(rois)),
+        "typing": (
+            lambda: covariance_node_types(rois["teacher_feats"], batch.batch, rois["is_background"]),
+            lambda: naive_typing(rois),
+        ),
+        "merge": (
+            lambda: TextNodeMerge(MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO)(batch),
+            lambda: naive_merge(naive_batch),
+        ),
+        "sample": (
+            lambda: AdaptiveNodeSampler("sample", BETA, BG_ALPHA)(merged, torch.Generator().manual_seed(0)),
+            lambda: naive_sample(merged, torch.Generator().manual_seed(0)),
+        ),
+    }
+    rows = []
+    for stage, (batched, naive) in stages.items():
+        batched()  # warm-up
+        batched_time, naive_time = median_seconds(batched, repeats), median_seconds(naive, repeats)
+        rows.append(
+            (stage, batch.edge_index.size(1), batched_time, naive_time, peak_mib(batched), peak_mib(naive))
+        )
+    rows.append(("merged", merged.num_nodes, batch.num_nodes))
+    return rows
 
 
 def run(args: argparse.Namespace) -> None:
@@ -295,44 +357,20 @@ def run(args: argparse.Namespace) -> None:
     slower = []
     for num_images, nodes in sizes:
         channels = args.channels if nodes < 2048 else args.channels_2048
-        rois = synthetic_rois(num_images, nodes, channels)
-        batch = build_instance_graphs(**rois)
-        merged = TextNodeMerge(MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO)(batch).batch
-        naive_batch = naive_build(rois)
-        assert torch.equal(naive_batch.edge_index, batch.edge_index), "naive and batched edges differ"
-        assert torch.equal(naive_batch.node_type, batch.node_type), "naive and batched node types differ"
-        node_batch = batch.batch
-        stages = {
-            "build": (lambda: build_instance_graphs(**rois), lambda: naive_build(rois)),
-            "typing": (
-                lambda: covariance_node_types(rois["teacher_feats"], node_batch, rois["is_background"]),
-                lambda: naive_typing(rois),
-            ),
-            "merge": (
-                lambda: TextNodeMerge(MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO)(batch),
-                lambda: naive_merge(naive_batch),
-            ),
-            "sample": (
-                lambda: AdaptiveNodeSampler("sample", BETA, BG_ALPHA)(merged, torch.Generator().manual_seed(0)),
-                lambda: naive_sample(merged, torch.Generator().manual_seed(0)),
-            ),
-        }
-        stage_repeats = repeats if nodes < 2048 else max(1, min(repeats, 3))
-        for stage, (batched, naive) in stages.items():
-            batched()  # warm-up
-            batched_time = median_seconds(batched, stage_repeats)
-            naive_time = median_seconds(naive, stage_repeats)
-            batched_peak, naive_peak = peak_mib(batched), peak_mib(naive)
+        size_repeats = repeats if nodes < 2048 else max(1, min(repeats, 3))
+        for row in bench_size(num_images, nodes, channels, size_repeats):
+            if row[0] == "merged":
+                print(f"{'':>13} merging keeps {row[1]} of {row[2]} nodes")
+                continue
+            stage, edges, batched_time, naive_time, batched_peak, naive_peak = row
             if batched_time >= naive_time:
                 slower.append((num_images, nodes, stage))
             print(
-                f"{num_images:>2} {nodes:>5} {channels:>4} {batch.edge_index.size(1):>8} {stage:<7} "
+                f"{num_images:>2} {nodes:>5} {channels:>4} {edges:>8} {stage:<7} "
                 f"{batched_time * 1e3:>11.1f} {naive_time * 1e3:>10.1f} {naive_time / batched_time:>7.1f}x "
                 f"{batched_peak:>12.1f} {naive_peak:>10.1f}",
                 flush=True,
             )
-        print(f"{'':>13} merged to {merged.num_nodes} of {batch.num_nodes} nodes")
-        del rois, batch, merged, naive_batch
         gc.collect()
     if slower:
         print(f"batched path NOT faster for: {slower}")
@@ -341,7 +379,9 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="two small sizes, one run each")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per stage (median)")
     parser.add_argument("--channels", type=int, default=256, help="feature channels C (7x7 cells)")

@@ -76,15 +76,26 @@ def bench_model(config: str, pages: list[np.ndarray], warmup: int) -> dict:
 
 def markdown_table(rows: dict[str, dict]) -> str:
     header = [
-        "model", "params (M)", "GFLOPs", "eager ms/page", "eager pages/s", "TorchScript ms/page",
-        "TorchScript pages/s", "speed-up vs teacher (eager)",
+        "model",
+        "params (M)",
+        "GFLOPs",
+        "eager ms/page",
+        "eager pages/s",
+        "TorchScript ms/page",
+        "TorchScript pages/s",
+        "speed-up vs teacher (eager)",
     ]
     teacher_ms = next(iter(rows.values()))["eager_ms"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, r in rows.items():
         cells = [
-            name, f"{r['params_M']:.1f}", f"{r['gflops']:.1f}", f"{r['eager_ms']:.0f}",
-            f"{1000 / r['eager_ms']:.2f}", f"{r['traced_ms']:.0f}", f"{1000 / r['traced_ms']:.2f}",
+            name,
+            f"{r['params_M']:.1f}",
+            f"{r['gflops']:.1f}",
+            f"{r['eager_ms']:.0f}",
+            f"{1000 / r['eager_ms']:.2f}",
+            f"{r['traced_ms']:.0f}",
+            f"{1000 / r['traced_ms']:.2f}",
             f"{teacher_ms / r['eager_ms']:.2f}x",
         ]
         lines.append("| " + " | ".join(cells) + " |")

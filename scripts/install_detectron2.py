@@ -51,6 +51,18 @@ def _missing(name):
     return fail
 
 
+def get_compiler_version():  # read by detectron2's collect_env (default_setup logs it)
+    return "none: Python-only detectron2 (no compiled ops)"
+
+
+def get_cuda_version():
+    return "none: Python-only detectron2 (no compiled ops)"
+
+
+def has_cuda():
+    return False
+
+
 def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
@@ -142,8 +154,11 @@ def main() -> None:
 
     found = existing_detectron2()
     if found is not None and not (args.force and (found / MARKER).exists()):
-        kind = "python-only (GraphKD route)" if (found / MARKER).exists() else "existing install, left alone"
-        print(f"[install_detectron2] detectron2 found at {found} ({kind})")
+        if (found / MARKER).exists():
+            (found / "_C.py").write_text(C_STUB)  # keep our stand-in current; the package itself is unchanged
+            print(f"[install_detectron2] detectron2 found at {found} (Python-only, GraphKD route)")
+        else:
+            print(f"[install_detectron2] detectron2 found at {found} (existing install, left alone)")
         return
     try:
         import torch  # noqa: F401

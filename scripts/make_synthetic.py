@@ -36,10 +36,22 @@ def main() -> None:
 
     start = time.perf_counter()
     json_path = generate_synthetic_dataset(
-        args.out, args.num_pages, args.seed, tuple(args.size), args.schema, noise=not args.no_noise, progress=True
+        args.out,
+        args.num_pages,
+        args.seed,
+        tuple(args.size),
+        args.schema,
+        noise=not args.no_noise,
+        progress=True,
     )
     elapsed = time.perf_counter() - start
-    logging.info("%d pages in %.1f s (%.1f pages/s) -> %s", args.num_pages, elapsed, args.num_pages / elapsed, json_path)
+    logging.info(
+        "%d pages in %.1f s (%.1f pages/s) -> %s",
+        args.num_pages,
+        elapsed,
+        args.num_pages / elapsed,
+        json_path,
+    )
     if args.preview:
         coco = json.loads(json_path.read_text())
         names = {c["id"]: c["name"] for c in coco["categories"]}

@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--config-file", required=True, help="detectron2/GraphKD config of the model")
     parser.add_argument("--weights", required=True, help="the student's checkpoint (.pth or .pkl)")
-    parser.add_argument("--input", nargs="+", required=True, help="page images, PDFs, folders or glob patterns")
+    parser.add_argument(
+        "--input", nargs="+", required=True, help="page images, PDFs, folders or glob patterns"
+    )
     parser.add_argument("--output", required=True, help="folder for predictions.json and overlays/")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: MODEL.DEVICE (CPU without CUDA)")
     parser.add_argument("--score-thresh", type=float, default=0.5, help="minimum detection score")

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +32,7 @@ __all__ = [
     "EXTRA_DATASETS_ENV",
     "datasets_root",
     "default_text_classes",
+    "ensure_synthetic",
     "register_builtin_datasets",
     "register_from_spec",
     "register_layout_dataset",
@@ -110,13 +111,16 @@ def default_text_classes(class_names: Sequence[str]) -> list[str]:
     return [n for n in class_names if any(same_class_name(n, t) for t in _KNOWN_TEXT_CLASSES)]
 
 
-def _register(name: str, loader, **metadata) -> None:
+def _register(name: str, loader: Callable[[], list[dict]], **metadata: object) -> None:
+    """(Re-)register ``name``: replaces an existing registration and its metadata."""
     if name in DatasetCatalog:
         DatasetCatalog.remove(name)
     if name in MetadataCatalog:
         MetadataCatalog.remove(name)
     DatasetCatalog.register(name, loader)
-    MetadataCatalog.get(name).set(evaluator_type="coco", **{k: v for k, v in metadata.items() if v is not None})
+    MetadataCatalog.get(name).set(
+        evaluator_type="coco", **{k: v for k, v in metadata.items() if v is not None}
+    )
 
 
 def register_layout_dataset(
@@ -138,7 +142,9 @@ def register_layout_dataset(
     if class_names is not None and text_classes is not None:
         unknown = [t for t in text_classes if t not in class_names]
         if unknown:
-            raise ValueError(f"dataset {name!r}: text classes {unknown} are not among its classes {list(class_names)}")
+            raise ValueError(
+                f"dataset {name!r}: text classes {unknown} are not among its classes {list(class_names)}"
+            )
     _register(
         name,
         partial(load_layout_coco_json, json_file, image_root, name),
@@ -152,7 +158,9 @@ def register_layout_dataset(
 def _load_builtin(name: str, json_file: Path, image_root: Path, how_to: str) -> list[dict]:
     root = datasets_root()
     if not json_file.is_file():
-        raise DatasetError(f"dataset {name!r}: {json_file} not found ($GRAPHKD_DATASETS={root}); to get it: {how_to}")
+        raise DatasetError(
+            f"dataset {name!r}: {json_file} not found ($GRAPHKD_DATASETS={root}); to get it: {how_to}"
+        )
     if not image_root.is_dir():
         raise DatasetError(f"dataset {name!r}: image folder {image_root} not found; to get it: {how_to}")
     return load_layout_coco_json(json_file, image_root, name)
@@ -203,7 +211,14 @@ def _synthetic_is_current(root: Path, want: dict) -> bool:
     return all(info.get(k) == v for k, v in want.items())
 
 
-def ensure_synthetic(root: str | Path, num_pages: int, seed: int, size=(600, 800), schema="publaynet", noise=True) -> Path:
+def ensure_synthetic(
+    root: str | Path,
+    num_pages: int,
+    seed: int,
+    size: tuple[int, int] = (600, 800),
+    schema: str = "publaynet",
+    noise: bool = True,
+) -> Path:
     """Generate the synthetic set into ``root`` unless it is already there with the same parameters.
 
     Generation goes to a temporary sibling folder that is renamed into place, so concurrent processes
@@ -218,7 +233,9 @@ def ensure_synthetic(root: str | Path, num_pages: int, seed: int, size=(600, 800
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    synthetic.generate_synthetic_dataset(tmp, num_pages, seed, tuple(size), schema, noise=noise, progress=True)
+    synthetic.generate_synthetic_dataset(
+        tmp, num_pages, seed, tuple(size), schema, noise=noise, progress=True
+    )
     if _synthetic_is_current(root, want):  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
         return root / "annotations.json"
@@ -235,7 +252,9 @@ def ensure_synthetic(root: str | Path, num_pages: int, seed: int, size=(600, 800
     return root / "annotations.json"
 
 
-def _load_synthetic(name: str, root: Path, num_pages: int, seed: int, size, schema: str, noise: bool) -> list[dict]:
+def _load_synthetic(
+    name: str, root: Path, num_pages: int, seed: int, size: tuple[int, int], schema: str, noise: bool
+) -> list[dict]:
     json_file = ensure_synthetic(root, num_pages, seed, size, schema, noise)
     return load_layout_coco_json(json_file, root / "images", name)
 

@@ -171,9 +171,13 @@ def load_layout_coco_json(
             if key not in img:
                 raise DatasetError(f"{json_file}: images[{index}] (id {img.get('id')!r}) has no '{key}'")
         if img["id"] in images:
-            raise DatasetError(f"{json_file}: duplicate image id {img['id']!r} (images[{index}], {img['file_name']})")
+            raise DatasetError(
+                f"{json_file}: duplicate image id {img['id']!r} (images[{index}], {img['file_name']})"
+            )
         if not (img["width"] > 0 and img["height"] > 0):
-            raise DatasetError(f"{json_file}: images[{index}] (id {img['id']!r}) has size {img['width']}x{img['height']}")
+            raise DatasetError(
+                f"{json_file}: images[{index}] (id {img['id']!r}) has size {img['width']}x{img['height']}"
+            )
         images[img["id"]] = {
             "file_name": str(image_root / img["file_name"]),
             "height": int(img["height"]),
@@ -208,7 +212,7 @@ def load_layout_coco_json(
         if (
             not isinstance(bbox, list)
             or len(bbox) != 4
-            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bbox)
+            or not all(isinstance(v, int | float) and math.isfinite(v) for v in bbox)
         ):
             raise DatasetError(f"{where} has a malformed bbox {bbox!r}")
         x, y, w, h = (float(v) for v in bbox)

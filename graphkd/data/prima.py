@@ -95,7 +95,9 @@ def parse_page_xml(path: str | Path) -> dict:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
-        raise DatasetError(f"{path}: malformed XML at line {e.position[0]} column {e.position[1]}: {e}") from e
+        raise DatasetError(
+            f"{path}: malformed XML at line {e.position[0]} column {e.position[1]}: {e}"
+        ) from e
     page = root if _local(root.tag) == "Page" else _child(root, "Page")
     if page is None:
         raise DatasetError(f"{path}: no <Page> element (is this a PAGE-XML file?)")
@@ -122,7 +124,12 @@ def parse_page_xml(path: str | Path) -> dict:
                 "points": _points(coords, where),
             }
         )
-    return {"image_filename": page.get("imageFilename", ""), "width": width, "height": height, "regions": regions}
+    return {
+        "image_filename": page.get("imageFilename", ""),
+        "width": width,
+        "height": height,
+        "regions": regions,
+    }
 
 
 def _find_image(images_dir: Path, image_filename: str, xml_path: Path) -> Path | None:
@@ -155,7 +162,9 @@ def convert_prima(
     ``file_name`` in the output is relative to ``images_dir`` (register it as the image root).
     """
     pages_dir, images_dir, out_dir = Path(pages_dir), Path(images_dir), Path(out_dir)
-    xml_files = sorted(p for p in pages_dir.iterdir() if p.suffix.lower() == ".xml") if pages_dir.is_dir() else []
+    xml_files = (
+        sorted(p for p in pages_dir.iterdir() if p.suffix.lower() == ".xml") if pages_dir.is_dir() else []
+    )
     if not xml_files:
         raise DatasetError(f"{pages_dir}: no PAGE-XML (*.xml) files found")
     if not 0.0 <= val_fraction < 1.0:
@@ -185,7 +194,11 @@ def convert_prima(
             x0, y0 = max(min(xs), 0.0), max(min(ys), 0.0)
             w = max(min(max(xs), width) - x0, 1.0)
             h = max(min(max(ys), height) - y0, 1.0)
-            polygon = [c for p in pts for c in p] if len(pts) >= 3 else [x0, y0, x0 + w, y0, x0 + w, y0 + h, x0, y0 + h]
+            polygon = (
+                [c for p in pts for c in p]
+                if len(pts) >= 3
+                else [x0, y0, x0 + w, y0, x0 + w, y0 + h, x0, y0 + h]
+            )
             area = _polygon_area(pts) if len(pts) >= 3 else 0.0
             annotations.append(
                 {
@@ -215,7 +228,10 @@ def convert_prima(
     outputs = []
     for split, keep in (("train", lambda i: i not in val_ids), ("val", lambda i: i in val_ids)):
         coco = {
-            "info": {"description": f"PRImA Layout Analysis Dataset ({split}), converted by GraphKD", "seed": seed},
+            "info": {
+                "description": f"PRImA Layout Analysis Dataset ({split}), converted by GraphKD",
+                "seed": seed,
+            },
             "licenses": [],
             "images": [im for im in images if keep(im["id"])],
             "annotations": [a for a in annotations if keep(a["image_id"])],

@@ -32,7 +32,9 @@ def _box_fractions(record: dict) -> tuple[list[int], np.ndarray]:
     return cats, np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
 
 
-def dataset_stats(records: Sequence[dict], class_names: Sequence[str], text_classes: Sequence[str] = ()) -> dict:
+def dataset_stats(
+    records: Sequence[dict], class_names: Sequence[str], text_classes: Sequence[str] = ()
+) -> dict:
     """Statistics of detectron2 dataset dicts (contiguous ``category_id``) or of any records shaped alike."""
     n_classes = len(class_names)
     counts = np.zeros((len(records), n_classes), dtype=np.int64)
@@ -77,7 +79,7 @@ def format_stats(stats: dict, reference: dict[str, dict[str, float]] | None = No
 
     lines = [
         f"images {stats['images']}, boxes {stats['boxes']} ({stats['boxes_per_image']:.2f}/image), "
-        f"text share {stats['text_share']:.2f} (text classes: {', '.join(stats['text_classes']) or '-'})",
+        f"text-like share {stats['text_share']:.2f} (text classes: {', '.join(stats['text_classes']) or '-'})",
         f"{'class':<16}{'boxes':>8}{'share':>7}{'mean/img':>14}{'max/img':>10}{'median w':>16}{'median h':>16}"
         f"{'h range':>15}",
     ]

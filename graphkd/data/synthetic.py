@@ -119,7 +119,9 @@ class _Page:
         families = R.font_families()
         names = sorted(families)
         body_family = families[names[int(rng.integers(0, len(names)))]]
-        head_family = families["dejavu_sans"] if "dejavu_sans" in families and rng.random() < 0.4 else body_family
+        head_family = (
+            families["dejavu_sans"] if "dejavu_sans" in families and rng.random() < 0.4 else body_family
+        )
         self.regular, self.italic = body_family["regular"], body_family["italic"]
         self.bold = head_family["bold"]
         self.sans = families.get("dejavu_sans", body_family)["regular"]
@@ -159,7 +161,9 @@ class _Page:
         line_h = line_h or self.line_h
         ascent, _, space = R.GLYPHS.metrics(font, size)
         generated = tokens is None
-        tokens = R.words(self.rng, max(8, int(n_lines * width / (4.5 * size)) + 4)) if generated else list(tokens)
+        tokens = (
+            R.words(self.rng, max(8, int(n_lines * width / (4.5 * size)) + 4)) if generated else list(tokens)
+        )
         if generated and end_sentence and last_fill is None:
             last_fill = float(self.rng.uniform(0.15, 0.95))
         lines: list[list[tuple[str, float]]] = []
@@ -239,16 +243,33 @@ class _Page:
             n = int(rng.integers(3, 8))
             words = [w.capitalize() for w in R.words(rng, n)[:n]]
             words[-1] = words[-1].rstrip(".,")
-            words += [f"{2005 + int(rng.integers(0, 19))};", f"{int(rng.integers(1, 40))}:{int(rng.integers(1, 9000))}"]
+            words += [
+                f"{2005 + int(rng.integers(0, 19))};",
+                f"{int(rng.integers(1, 40))}:{int(rng.integers(1, 9000))}",
+            ]
             align = ["left", "center", "right"][int(rng.integers(0, 3))]
             box, bottom = self.text_block(
-                x0, head_top, (x1 - x0) * 0.75, 1, font=self.italic, size=self.small, tokens=words, align=align
+                x0,
+                head_top,
+                (x1 - x0) * 0.75,
+                1,
+                font=self.italic,
+                size=self.small,
+                tokens=words,
+                align=align,
             )
             self.add("page_header", box)
             if rng.random() < 0.5:
                 page_no = str(int(rng.integers(1, 3000)))
                 pbox, _ = self.text_block(
-                    x0, head_top, x1 - x0, 1, font=self.regular, size=self.small, tokens=[page_no], align="right"
+                    x0,
+                    head_top,
+                    x1 - x0,
+                    1,
+                    font=self.regular,
+                    size=self.small,
+                    tokens=[page_no],
+                    align="right",
                 )
                 if box is None or pbox is None or pbox[0] > box[2] + 4:
                     self.add("page_header", pbox)
@@ -266,10 +287,19 @@ class _Page:
             elif kind < 0.75:
                 tokens = ["Page", str(int(rng.integers(1, 20))), "of", str(int(rng.integers(20, 40)))]
             else:
-                tokens = [f"doi:10.{int(rng.integers(1000, 9999))}/{R.cell_word(rng).lower()}.{int(rng.integers(1, 999))}"]
+                tokens = [
+                    f"doi:10.{int(rng.integers(1000, 9999))}/{R.cell_word(rng).lower()}.{int(rng.integers(1, 999))}"
+                ]
             align = ["left", "center", "right"][int(rng.integers(0, 3))]
             box, _ = self.text_block(
-                x0, foot_base - ascent, x1 - x0, 1, font=self.regular, size=self.small, tokens=tokens, align=align
+                x0,
+                foot_base - ascent,
+                x1 - x0,
+                1,
+                font=self.regular,
+                size=self.small,
+                tokens=tokens,
+                align=align,
             )
             self.add("page_footer", box)
         return content_top, content_bottom
@@ -291,19 +321,34 @@ class _Page:
         self.add("doc_title", box)
         y += self.line_h * rng.uniform(0.5, 1.2)
         box, y = self.text_block(
-            x0, y, width, 2, tokens=R.author_words(rng, int(rng.integers(2, 9))), align=align, end_sentence=False
+            x0,
+            y,
+            width,
+            2,
+            tokens=R.author_words(rng, int(rng.integers(2, 9))),
+            align=align,
+            end_sentence=False,
         )
         self.add("text", box)
         if rng.random() < 0.7:
             y += self.para_gap + 2
             box, y = self.text_block(
-                x0, y, width, int(rng.integers(1, 4)), font=self.italic, size=self.small, line_h=self.small_h, align="left"
+                x0,
+                y,
+                width,
+                int(rng.integers(1, 4)),
+                font=self.italic,
+                size=self.small,
+                line_h=self.small_h,
+                align="left",
             )
             self.add("text", box)
         if rng.random() < 0.75:
             y += self.line_h * rng.uniform(0.6, 1.2)
             if rng.random() < 0.6:
-                box, y = self.text_block(x0, y, width, 1, font=self.bold, size=self.head_size, tokens=["Abstract"])
+                box, y = self.text_block(
+                    x0, y, width, 1, font=self.bold, size=self.head_size, tokens=["Abstract"]
+                )
                 self.add("heading", box)
                 y += self.line_h * 0.3
             box, y = self.text_block(x0, y, width, int(rng.integers(4, 13)))
@@ -321,7 +366,7 @@ class _Page:
     def figure_height(self, width: float, in_column: bool) -> tuple[float, float, int]:
         """(figure width, figure height, caption lines) for a figure that gets ``width`` of space."""
         rng = self.rng
-        fig_w = width * (rng.uniform(0.85, 1.0) if in_column else rng.uniform(0.7, 1.0))
+        fig_w = width * (rng.uniform(0.85, 1.0) if in_column else rng.uniform(0.75, 1.0))
         fig_h = fig_w * (rng.uniform(0.55, 1.0) if in_column else rng.uniform(0.3, 0.75))
         return fig_w, fig_h, int(rng.integers(1, 5))
 
@@ -336,7 +381,9 @@ class _Page:
         cap_w = width if rng.random() < 0.6 else fig_w
         cx0 = x0 + (width - cap_w) / 2
         tokens = self.caption_tokens("Figure" if rng.random() < 0.6 else "Fig.", self.figure_no)
-        cbox, y = self.text_block(cx0, y, cap_w, cap_lines, size=self.small, line_h=self.small_h, tokens=tokens)
+        cbox, y = self.text_block(
+            cx0, y, cap_w, cap_lines, size=self.small, line_h=self.small_h, tokens=tokens
+        )
         self.add("caption", cbox)
         self.figure_no += 1
         return y
@@ -380,7 +427,7 @@ class _Page:
     def table_spec(self, width: float, in_column: bool) -> dict:
         rng = self.rng
         cols = int(rng.integers(2, 5)) if in_column else int(rng.integers(3, 9))
-        rows = int(rng.integers(4, 19))
+        rows = int(rng.integers(5, 21))
         row_h = self.small_h * rng.uniform(1.15, 1.6)
         tab_w = width * (rng.uniform(0.9, 1.0) if in_column else rng.uniform(0.9, 1.0))
         return {
@@ -393,10 +440,12 @@ class _Page:
         }
 
     def table_height(self, spec: dict) -> float:
-        return (spec["cap_lines"] + spec["foot_lines"] + 1.5) * self.small_h + spec["rows"] * spec["row_h"] + 8
+        return (
+            (spec["cap_lines"] + spec["foot_lines"] + 1.5) * self.small_h + spec["rows"] * spec["row_h"] + 8
+        )
 
     def place_table(self, x0: float, top: float, width: float, spec: dict) -> float:
-        rng, s = self.rng, self.scale
+        s = self.scale
         tab_w = spec["width"]
         tx0 = x0 + (width - tab_w) / 2
         cap_tokens = self.caption_tokens("Table", self.table_no)
@@ -465,7 +514,9 @@ class _Page:
     def heading(self, x0: float, y: float, width: float) -> float:
         n = int(min(self.rng.geometric(0.55), 5))
         tokens = R.title_words(self.rng, n, self.heading_numbered)
-        box, y = self.text_block(x0, y, width, 1, font=self.bold, size=self.head_size, tokens=tokens, align="left")
+        box, y = self.text_block(
+            x0, y, width, 1, font=self.bold, size=self.head_size, tokens=tokens, align="left"
+        )
         self.add("heading", box)
         return y
 
@@ -495,7 +546,26 @@ class _Page:
 
     def formula(self, x0: float, y: float, width: float) -> float:
         rng = self.rng
-        symbols = ["x", "y", "z", "α", "β", "λ", "σ", "μ", "f(x)", "Σ", "∫", "dx", "+", "−", "=", "·", "²", "/"]
+        symbols = [
+            "x",
+            "y",
+            "z",
+            "α",
+            "β",
+            "λ",
+            "σ",
+            "μ",
+            "f(x)",
+            "Σ",
+            "∫",
+            "dx",
+            "+",
+            "−",
+            "=",
+            "·",
+            "²",
+            "/",
+        ]
         n = int(rng.integers(5, 14))
         tokens = [symbols[int(i)] for i in rng.integers(0, len(symbols), size=n)]
         tokens.insert(min(2, n), "=")
@@ -520,14 +590,18 @@ class _Page:
             if state["carry"] > 0:  # paragraph continued from the previous column
                 n = min(state["carry"], room)
                 state["carry"] -= n
-                box, y = self.text_block(x0, y, width, n, last_fill=None if state["carry"] else rng.uniform(0.2, 0.95))
+                box, y = self.text_block(
+                    x0, y, width, n, last_fill=None if state["carry"] else rng.uniform(0.2, 0.95)
+                )
                 self.add("text", box)
                 y += self.para_gap
                 last = "text"
                 continue
             if state["floats"]:
                 kind, spec = state["floats"][0]
-                need = self.table_height(spec) if kind == "table" else spec[1] + (spec[2] + 1.5) * self.small_h
+                need = (
+                    self.table_height(spec) if kind == "table" else spec[1] + (spec[2] + 1.5) * self.small_h
+                )
                 if need <= bottom - y and (rng.random() < 0.4 or need > 0.6 * (bottom - y)):
                     state["floats"].pop(0)
                     y += self.line_h * 0.5 if last != "start" else 0
@@ -538,7 +612,7 @@ class _Page:
                     y += self.line_h * rng.uniform(0.6, 1.2)
                     last = kind
                     continue
-            if last != "heading" and rng.random() < 0.25 and room >= 4:
+            if last != "heading" and rng.random() < 0.28 and room >= 4:
                 y += self.line_h * rng.uniform(0.4, 1.0) if last != "start" else 0
                 y = self.heading(x0, y, width) + self.line_h * rng.uniform(0.2, 0.6)
                 last = "heading"
@@ -676,6 +750,21 @@ def _apply_noise(
     return img, boxes
 
 
+def _categorise(regions: list[tuple[str, Box, list[Box]]], schema: str) -> tuple[list[str], list[Box]]:
+    """Category names and boxes of a page's regions under ``schema`` (unannotated kinds left out)."""
+    mapping = _KIND_TO_CATEGORY[schema]
+    categories: list[str] = []
+    boxes: list[Box] = []
+    for kind, box, items in regions:
+        name = mapping[kind]
+        if name is None:
+            continue
+        for b in items if (kind == "list" and schema == "doclaynet") else [box]:
+            categories.append(name)
+            boxes.append(b)
+    return categories, boxes
+
+
 def render_page(
     rng: np.random.Generator,
     size: tuple[int, int] = (600, 800),
@@ -688,16 +777,7 @@ def render_page(
     page = _Page(rng, size, schema)
     page.render()
     img = page.finish()
-    mapping = _KIND_TO_CATEGORY[schema]
-    categories: list[str] = []
-    boxes: list[Box] = []
-    for kind, box, items in page.regions:
-        name = mapping[kind]
-        if name is None:
-            continue
-        for b in items if (kind == "list" and schema == "doclaynet") else [box]:
-            categories.append(name)
-            boxes.append(b)
+    categories, boxes = _categorise(page.regions, schema)
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if noise:
         img, arr = _apply_noise(img, arr, rng, page.scale)
@@ -758,7 +838,9 @@ def generate_synthetic_dataset(
                     "bbox": [x, y, w, h],
                     "area": round(w * h, 2),
                     "iscrowd": 0,
-                    "segmentation": [[x, y, round(x + w, 2), y, round(x + w, 2), round(y + h, 2), x, round(y + h, 2)]],
+                    "segmentation": [
+                        [x, y, round(x + w, 2), y, round(x + w, 2), round(y + h, 2), x, round(y + h, 2)]
+                    ],
                 }
             )
     coco = {

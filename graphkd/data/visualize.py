@@ -46,7 +46,9 @@ def draw_annotations(
     for ann in annotations:
         x, y, w, h = ann["bbox"]
         colour = _colour(class_names, ann["category"])
-        draw.rectangle([x, y, x + w, y + h], fill=colour + (fill_alpha,), outline=colour + (255,), width=width)
+        draw.rectangle(
+            [x, y, x + w, y + h], fill=colour + (fill_alpha,), outline=colour + (255,), width=width
+        )
     return Image.alpha_composite(base, overlay).convert("RGB")
 
 
@@ -72,7 +74,12 @@ def preview_grid(
         r, c = divmod(k, columns)
         grid.paste(im, (pad + c * (cell_w + pad), pad + r * (cell_h + pad)))
         ImageDraw.Draw(grid).rectangle(
-            [pad + c * (cell_w + pad) - 1, pad + r * (cell_h + pad) - 1, pad + c * (cell_w + pad) + im.width, pad + r * (cell_h + pad) + im.height],
+            [
+                pad + c * (cell_w + pad) - 1,
+                pad + r * (cell_h + pad) - 1,
+                pad + c * (cell_w + pad) + im.width,
+                pad + r * (cell_h + pad) + im.height,
+            ],
             outline=(160, 160, 160),
         )
     draw = ImageDraw.Draw(grid)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+from torch_geometric.utils import to_dense_batch
 
 # Attributes of a `Batch` that are bookkeeping, not per-node data.
 _RESERVED_KEYS = ("batch", "ptr", "edge_index")
@@ -21,6 +22,11 @@ _RESERVED_KEYS = ("batch", "ptr", "edge_index")
 # Gathering ``E x D`` endpoint features at once can take gigabytes for 2,000-node graphs with
 # D = 12,544; edge cosines are computed in chunks of at most this many gathered elements.
 _EDGE_CHUNK_ELEMENTS = 1 << 24
+# Edge cosines come from per-graph Gram matrices when the padded pair count G * K^2 is at most this
+# many times the number of edges (a matmul does a multiply-add far cheaper than a gather moves a
+# value) and at most _GRAM_MAX_PAIRS (512 MiB of float32).
+_GRAM_EDGE_RATIO = 64
+_GRAM_MAX_PAIRS = 1 << 27
 
 
 @contextlib.contextmanager
@@ -77,28 +83,62 @@ def group_median(values: Tensor, group: Tensor, num_groups: int) -> Tensor:
     return torch.where(counts > 0, values[order][position], out)
 
 
-def edge_cosine(x: Tensor, edge_index: Tensor) -> Tensor:
+def edge_cosine(
+    x: Tensor, edge_index: Tensor, batch: Tensor | None = None, num_graphs: int | None = None
+) -> Tensor:
     """``(E,)`` float32 cosine similarity of the features of each edge's two endpoints.
 
-    ``x`` is ``(N, ...)``, flattened per node. Zero vectors have cosine 0 with everything.
-    The loop runs over fixed-size chunks of edges only to bound the memory of the gathered features.
+    ``x`` is ``(N, ...)``, flattened per node; edges join nodes of the same graph. Zero vectors have
+    cosine 0 with everything. Two equivalent paths, chosen by cost: dense graphs (as RoI graphs are:
+    overlapping proposals) take one batched Gram matrix per graph (`to_dense_batch` + `bmm`), which
+    is far cheaper than gathering two ``(E, D)`` endpoint matrices; sparse ones gather the endpoints
+    in fixed-size chunks of edges (the loop only bounds memory).
     """
     num_edges = edge_index.size(1)
     if num_edges == 0:
         return x.new_zeros(0, dtype=torch.float32)
+    num_nodes = x.size(0)
+    batch = resolve_batch(batch, num_nodes, x.device)
+    num_graphs = resolve_num_graphs(batch, num_graphs)
     with float32_statistics(x.device):
-        unit = F.normalize(x.detach().flatten(1).float(), dim=-1, eps=1e-12)  # (N, D)
+        feats = x.detach().flatten(1).float()  # (N, D)
+        # The Gram path only needs the nodes that some edge touches (e.g. the text nodes).
+        used = torch.zeros(num_nodes, dtype=torch.bool, device=x.device)
+        used[edge_index.reshape(-1)] = True
+        used_batch = batch[used]  # (M,)
+        counts = torch.bincount(used_batch, minlength=num_graphs)
+        max_nodes = int(counts.max())
+        pairs = num_graphs * max_nodes * max_nodes
+        dense_is_cheap = pairs <= _GRAM_EDGE_RATIO * num_edges and pairs <= _GRAM_MAX_PAIRS
+        if dense_is_cheap and num_graphs * max_nodes <= 2 * used_batch.numel():  # padding at most 2x
+            dense, _ = to_dense_batch(feats[used], used_batch, batch_size=num_graphs, max_num_nodes=max_nodes)
+            dense.div_(torch.linalg.vector_norm(dense, dim=-1, keepdim=True).clamp_min_(1e-12))  # (G, M', D)
+            gram = torch.bmm(dense, dense.transpose(1, 2))  # (G, M', M')
+            row = used.long().cumsum(0) - 1  # node -> its row among the used nodes
+            graph = batch[edge_index[0]]
+            start = exclusive_cumsum(counts)[graph]
+            return gram[graph, row[edge_index[0]] - start, row[edge_index[1]] - start]
+        unit = F.normalize(feats, dim=-1, eps=1e-12)  # (N, D)
         step = max(1, _EDGE_CHUNK_ELEMENTS // max(1, unit.size(1)))
-        chunks = [
-            (unit[edge_index[0, start : start + step]] * unit[edge_index[1, start : start + step]]).sum(-1)
-            for start in range(0, num_edges, step)
-        ]
+        chunks = []
+        for first in range(0, num_edges, step):
+            source = unit.index_select(0, edge_index[0, first : first + step])  # (e, D)
+            target = unit.index_select(0, edge_index[1, first : first + step])
+            chunks.append(torch.bmm(source.unsqueeze(1), target.unsqueeze(2)).view(-1))
     return torch.cat(chunks)
 
 
-def node_attr_keys(batch: Batch) -> list[str]:
+def graph_index(data: Data) -> tuple[Tensor, int]:
+    """``(N,)`` node -> graph vector and the number of graphs of a `Batch`, or of a lone `Data` graph."""
+    if isinstance(data, Batch) and data.batch is not None:
+        return data.batch, data.num_graphs
+    num_nodes = data.num_nodes or 0
+    return torch.zeros(num_nodes, dtype=torch.long, device=data.edge_index.device), 1
+
+
+def node_attr_keys(batch: Data) -> list[str]:
     """Names of the per-node tensors of ``batch`` (everything but ``batch``/``ptr``/edge attributes)."""
-    num_nodes = batch.batch.numel()
+    num_nodes = batch.num_nodes or 0
     keys = []
     for key in batch.keys():
         value = batch[key]

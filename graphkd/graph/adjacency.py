@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import coalesce, to_dense_batch
+from torch_geometric.utils import to_dense_batch
 
 from ._utils import exclusive_cumsum, float32_statistics, group_median, resolve_batch, resolve_num_graphs
 
-# The pairwise test runs on (G, rows, K) blocks of at most this many box pairs, bounding its memory
-# (8 images x 2,048 nodes would otherwise need several (8, 2048, 2048) float temporaries).
-_PAIR_CHUNK = 1 << 22
+# The pairwise test runs on (G, rows, K) blocks of at most this many box pairs: it bounds the memory
+# (8 images x 2,048 nodes would otherwise need several (8, 2048, 2048) float temporaries) and keeps
+# the temporaries near the cache (blocks of 4M pairs were 1.6x slower on CPU).
+_PAIR_CHUNK = 1 << 19
 
 
 def spatial_adjacency(
@@ -39,7 +40,8 @@ def spatial_adjacency(
     the image, and r = ``min_axis_overlap``.
 
     The test is block-diagonal: boxes are padded to ``(G, K, 4)`` with `to_dense_batch` and compared
-    in row chunks, so images never meet and no loop runs over images or nodes.
+    as ``(G, rows, K)`` blocks (all images at once, in chunks of rows), so images never meet and no
+    loop runs over images or nodes.
 
     Args:
         boxes: ``(N, 4)`` XYXY boxes in image pixels.
@@ -62,30 +64,58 @@ def spatial_adjacency(
         heights = (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
         max_vertical_gap = gap * group_median(heights, batch, num_graphs)  # (G,)
         max_horizontal_gap = gap * group_median(widths, batch, num_graphs)  # (G,)
-        dense, valid = to_dense_batch(boxes, batch, batch_size=num_graphs)  # (G, K, 4), (G, K)
+        # Per node: its box, and the extent overlaps it asks of a neighbour (ratio x its width, height),
+        # padded per image and stored as contiguous (G, K) planes so every pairwise op broadcasts.
+        nodes_table = torch.stack([*boxes.unbind(1), min_axis_overlap * widths, min_axis_overlap * heights])
+        dense, valid = to_dense_batch(nodes_table.t(), batch, batch_size=num_graphs)  # (G, K, 6), (G, K)
+        x0, y0, x1, y1, min_width, min_height = dense.permute(2, 0, 1).contiguous()  # (G, K) each
         max_nodes = dense.size(1)
-        ptr = exclusive_cumsum(torch.bincount(batch, minlength=num_graphs))
-        column = dense[:, None, :, :]  # (G, 1, K, 4): the "q" side of every pair
+        node_counts = torch.bincount(batch, minlength=num_graphs)
+        column_index = torch.arange(max_nodes, device=boxes.device)
+        vertical_gap, horizontal_gap = -max_vertical_gap[:, None, None], -max_horizontal_gap[:, None, None]
         rows_per_chunk = max(1, _PAIR_CHUNK // max(1, num_graphs * max_nodes))
-        edges = []
-        # Loop over row chunks of the padded pair matrix, only to bound memory.
+        chunks = []
+        # Rows (the i of every pair i-j) in chunks of local indices, all images at once; the loop only
+        # bounds memory. Within a chunk the pairs come out ordered by (image, i, j).
         for first in range(0, max_nodes, rows_per_chunk):
-            rows = torch.arange(first, min(first + rows_per_chunk, max_nodes), device=boxes.device)
-            row = dense[:, rows, None, :]  # (G, r, 1, 4)
-            overlap_x = torch.minimum(row[..., 2], column[..., 2]) - torch.maximum(row[..., 0], column[..., 0])
-            overlap_y = torch.minimum(row[..., 3], column[..., 3]) - torch.maximum(row[..., 1], column[..., 1])
-            row_w, col_w = row[..., 2] - row[..., 0], column[..., 2] - column[..., 0]
-            row_h, col_h = row[..., 3] - row[..., 1], column[..., 3] - column[..., 1]
+            rows = slice(first, first + rows_per_chunk)
+            overlap_x = torch.minimum(x1[:, rows, None], x1[:, None, :]) - torch.maximum(
+                x0[:, rows, None], x0[:, None, :]
+            )  # (G, r, K)
+            overlap_y = torch.minimum(y1[:, rows, None], y1[:, None, :]) - torch.maximum(
+                y0[:, rows, None], y0[:, None, :]
+            )
             overlapping = (overlap_x > 0) & (overlap_y > 0)
-            same_column = (-overlap_y <= max_vertical_gap[:, None, None]) & (
-                overlap_x >= min_axis_overlap * torch.minimum(row_w, col_w).clamp(min=0)
+            same_column = (overlap_y >= vertical_gap) & (
+                overlap_x >= torch.minimum(min_width[:, rows, None], min_width[:, None, :])
             )
-            side_by_side = (-overlap_x <= max_horizontal_gap[:, None, None]) & (
-                overlap_y >= min_axis_overlap * torch.minimum(row_h, col_h).clamp(min=0)
+            side_by_side = (overlap_x >= horizontal_gap) & (
+                overlap_y >= torch.minimum(min_height[:, rows, None], min_height[:, None, :])
             )
-            adjacent = overlapping | same_column | side_by_side  # (G, r, K)
+            adjacent = overlapping | same_column | side_by_side
             adjacent &= valid[:, rows, None] & valid[:, None, :]
-            adjacent &= rows[None, :, None] != torch.arange(max_nodes, device=boxes.device)[None, None, :]
-            graph, local_row, local_col = adjacent.nonzero(as_tuple=True)
-            edges.append(torch.stack([ptr[graph] + rows[local_row], ptr[graph] + local_col]))
-    return coalesce(torch.cat(edges, dim=1), num_nodes=num_nodes)
+            adjacent &= column_index[rows, None] != column_index[None, :]
+            graph, row, column = adjacent.nonzero(as_tuple=True)
+            chunks.append((graph, row + first, column))
+        return _graph_major(chunks, node_counts)
+
+
+def _graph_major(chunks: list[tuple[Tensor, Tensor, Tensor]], node_counts: Tensor) -> Tensor:
+    """Concatenate per-chunk ``(graph, i, j)`` pairs, each chunk ordered by graph, into a coalesced
+    global edge index ordered by (graph, i, j): a counting sort on the graph, no comparison sort."""
+    num_graphs = node_counts.numel()
+    graph, row, column = (torch.cat(parts) for parts in zip(*chunks))
+    chunk_sizes = torch.tensor([len(part[0]) for part in chunks], device=graph.device)
+    chunk = torch.repeat_interleave(torch.arange(len(chunks), device=graph.device), chunk_sizes)  # (E,)
+    counts = torch.zeros(len(chunks), num_graphs, dtype=torch.long, device=graph.device)
+    counts.index_put_((chunk, graph), torch.ones_like(graph), accumulate=True)  # (chunks, G)
+    graph_start = exclusive_cumsum(counts.sum(0))[:-1]  # (G,) first edge of each graph
+    earlier_chunks = counts.cumsum(0) - counts  # (chunks, G) edges of a graph in the chunks before
+    within_chunk = exclusive_cumsum(counts.view(-1))[:-1].view_as(counts)  # start of (chunk, graph)
+    position = torch.arange(graph.numel(), device=graph.device)
+    destination = graph_start[graph] + earlier_chunks[chunk, graph] + position - within_chunk[chunk, graph]
+    ptr = exclusive_cumsum(node_counts)
+    edge_index = torch.empty(2, graph.numel(), dtype=torch.long, device=graph.device)
+    edge_index[0, destination] = ptr[graph] + row
+    edge_index[1, destination] = ptr[graph] + column
+    return edge_index

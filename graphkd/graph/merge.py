@@ -14,7 +14,7 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import coalesce, remove_self_loops, scatter
 from torch_scatter import scatter_mean
 
-from ._utils import edge_cosine, make_batch, node_attr_keys
+from ._utils import edge_cosine, graph_index, make_batch, node_attr_keys
 from .components import ConnectedComponents
 from .node_types import NODE_NONTEXT, NODE_TEXT
 
@@ -62,9 +62,11 @@ class TextNodeMerge(torch.nn.Module):
         """No parameters."""
 
     def forward(self, batch: Batch) -> MergeOutput:
-        """Merge the text nodes of every graph of ``batch`` (needs ``x_teacher``, ``node_type``, ``box``)."""
-        num_graphs = batch.num_graphs
-        node_batch = batch.batch
+        """Merge the text nodes of every graph of ``batch`` (needs ``x_teacher``, ``node_type``, ``box``).
+
+        A lone `Data` counts as a batch of one graph; the output is always a `Batch`.
+        """
+        node_batch, num_graphs = graph_index(batch)
         device = node_batch.device
         num_input = node_batch.numel()
         attrs = {key: batch[key] for key in node_attr_keys(batch)}
@@ -72,7 +74,9 @@ class TextNodeMerge(torch.nn.Module):
         # Input nodes that are merges already count with their size in the means.
         input_size = attrs.pop("cluster_size", None)
         member_weight = None if input_size is None else input_size.to(torch.float32)
-        cluster_size = torch.ones(num_input, dtype=torch.long, device=device) if input_size is None else input_size
+        cluster_size = (
+            torch.ones(num_input, dtype=torch.long, device=device) if input_size is None else input_size
+        )
         node_type, teacher, edge_index = attrs["node_type"], attrs["x_teacher"], batch.edge_index
         cluster = torch.arange(num_input, device=device)  # (N,) input node -> current node
         for _ in range(self.max_rounds):
@@ -111,7 +115,7 @@ class TextNodeMerge(torch.nn.Module):
         source, target = edge_index
         candidate = (source < target) & is_text[source] & is_text[target] & merging[node_batch[source]]
         candidates = edge_index[:, candidate]
-        score = edge_cosine(teacher, candidates)  # (E',) float32
+        score = edge_cosine(teacher, candidates, node_batch, num_graphs)  # (E',) float32
         return candidates[:, score >= self.threshold]
 
 
@@ -128,8 +132,13 @@ def _pool_attrs(
     attrs: dict[str, Tensor], cluster: Tensor, num_clusters: int, member_weight: Tensor | None
 ) -> dict[str, Tensor]:
     """Pool the input node attributes onto the final clusters ``(N,) -> K``."""
-    first = scatter(torch.arange(cluster.numel(), device=cluster.device), cluster, dim=0,
-                    dim_size=num_clusters, reduce="min")  # (K,) smallest input member
+    first = scatter(
+        torch.arange(cluster.numel(), device=cluster.device),
+        cluster,
+        dim=0,
+        dim_size=num_clusters,
+        reduce="min",
+    )  # (K,) smallest input member
     pooled = {}
     for key, value in attrs.items():
         if key in ("x", "x_teacher"):

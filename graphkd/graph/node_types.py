@@ -33,13 +33,17 @@ def covariance_statistic(teacher_feats: Tensor) -> Tensor:
     """``(N, C, 7, 7)`` or ``(N, C, P)`` -> ``(N,)`` float32 s = tr(Cov(X)) / C.
 
     The spatial variance is the population one (divided by P); the normalisation does not move an
-    Otsu split.
+    Otsu split. Computed as the squared norm of the centred tensor, which is several times faster on
+    CPU than `torch.var` over the short last axis.
     """
     with float32_statistics(teacher_feats.device):
         feats = teacher_feats.detach().float().flatten(2)  # (N, C, P)
+        num_nodes, channels, cells = feats.shape
         if feats.numel() == 0:
-            return feats.new_zeros(feats.size(0))
-        return feats.var(dim=-1, correction=0).mean(dim=-1)
+            return feats.new_zeros(num_nodes)
+        cell_mean = feats.reshape(-1, cells) @ feats.new_full((cells,), 1.0 / cells)  # (N * C,)
+        centred = (feats - cell_mean.view(num_nodes, channels, 1)).view(num_nodes, -1)  # (N, C * P)
+        return torch.linalg.vector_norm(centred, dim=1).square() / (channels * cells)
 
 
 def otsu_threshold(values: Tensor, batch: Tensor | None = None, num_graphs: int | None = None) -> Tensor:

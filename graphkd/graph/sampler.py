@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 from torch_geometric.utils import subgraph
 
-from ._utils import make_batch, node_attr_keys, rank_within_groups
+from ._utils import graph_index, make_batch, node_attr_keys, rank_within_groups
 from .node_types import NODE_BACKGROUND, NODE_NONTEXT, NODE_TEXT
 
 SAMPLING_MODES = ("weight", "sample")
@@ -57,9 +57,11 @@ class AdaptiveNodeSampler(torch.nn.Module):
         """No parameters."""
 
     def forward(self, batch: Batch, generator: torch.Generator | None = None) -> SampleOutput:
-        """Weight (or sample) the nodes of every graph of ``batch`` (needs ``node_type``)."""
-        num_graphs = batch.num_graphs
-        node_batch = batch.batch
+        """Weight (or sample) the nodes of every graph of ``batch`` (needs ``node_type``).
+
+        A lone `Data` counts as a batch of one graph; the output is always a `Batch`.
+        """
+        node_batch, num_graphs = graph_index(batch)
         node_type = batch.node_type
         num_nodes = node_batch.numel()
         device = node_batch.device
@@ -73,7 +75,9 @@ class AdaptiveNodeSampler(torch.nn.Module):
         else:
             perm = torch.arange(num_nodes, device=device)
             edge_index = batch.edge_index
-        weight = self._weights(attrs["node_type"], node_batch, num_graphs, text_weighted=self.mode == "weight")
+        weight = self._weights(
+            attrs["node_type"], node_batch, num_graphs, text_weighted=self.mode == "weight"
+        )
         attrs["weight"] = weight
         out = make_batch(attrs, edge_index, node_batch, num_graphs)
         return SampleOutput(batch=out, perm=perm, weight=weight)
@@ -108,4 +112,3 @@ class AdaptiveNodeSampler(torch.nn.Module):
         per_type[:, NODE_TEXT] = text_weight
         per_type[:, NODE_BACKGROUND] = bg_weight
         return per_type[node_batch, node_type]
-

@@ -16,18 +16,24 @@ tracing, so other page sizes work (:func:`verify_export` checks a second size).
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import logging
+import math
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
 import torch
-from detectron2.export.flatten import TracingAdapter
 from detectron2.modeling import GeneralizedRCNN
 from detectron2.structures import Boxes, Instances
+
+from ._d2export import load_detectron2_export
+
+TracingAdapter = load_detectron2_export().TracingAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +70,24 @@ class OnnxUnavailableError(RuntimeError):
     """ONNX export or its check cannot run with the installed packages."""
 
 
+def _require_onnx() -> None:
+    """Fail early, and clearly, when the ONNX packages the export and its check need are missing."""
+    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise OnnxUnavailableError(
+            f"ONNX export and its onnxruntime check need {' and '.join(missing)}: pip install {' '.join(missing)}"
+        )
+
+
+@contextlib.contextmanager
+def _known_tracer_warnings_ignored() -> Iterator[None]:
+    """Silence ``TracerWarning``s: detectron2's R-CNN raises a dozen for conditions the trace may keep constant
+    (e.g. "are all boxes finite"); whether the trace generalises is what :func:`export_and_verify` checks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield
+
+
 def _rcnn_inference(model: GeneralizedRCNN, inputs: list[dict]) -> list[dict]:
     """What is traced: R-CNN inference without the resize back to page coordinates (not traceable)."""
     instances = model.inference(inputs, do_postprocess=False)[0]
@@ -74,7 +98,9 @@ def tracing_adapter(model: torch.nn.Module, image: torch.Tensor) -> TracingAdapt
     """``TracingAdapter`` of an R-CNN on one preprocessed image ``(3, H', W')``: image in, flat tensors out."""
     model = getattr(model, "module", model)
     if not isinstance(model, GeneralizedRCNN):
-        raise TypeError(f"export supports GeneralizedRCNN models (and subclasses), not {type(model).__name__}")
+        raise TypeError(
+            f"export supports GeneralizedRCNN models (and subclasses), not {type(model).__name__}"
+        )
     model.eval()
     return TracingAdapter(model, [{"image": image}], _rcnn_inference)
 
@@ -90,7 +116,7 @@ def eager_detections(model: torch.nn.Module, image: torch.Tensor) -> Instances:
 def trace_model(model: torch.nn.Module, image: torch.Tensor) -> tuple[torch.jit.ScriptModule, TracingAdapter]:
     """``torch.jit.trace`` of ``model``'s inference on one preprocessed image; returns (traced, adapter)."""
     adapter = tracing_adapter(model, image)
-    with torch.no_grad():
+    with torch.no_grad(), _known_tracer_warnings_ignored():
         traced = torch.jit.trace(adapter, adapter.flattened_inputs, check_trace=False)
     return traced, adapter
 
@@ -122,12 +148,9 @@ def export_onnx(
     The page height and width and the number of detections are dynamic axes. Returns the adapter, whose
     ``outputs_schema`` rebuilds ``Instances`` from the ONNX outputs.
     """
-    try:
-        import onnx  # noqa: F401  (the exporter needs it to write large models and to check the graph)
-    except ImportError as exc:
-        raise OnnxUnavailableError("ONNX export needs the onnx package: pip install onnx onnxruntime") from exc
+    _require_onnx()
     adapter = tracing_adapter(model, image)
-    with torch.no_grad():
+    with torch.no_grad(), _known_tracer_warnings_ignored():
         adapter(image)  # records outputs_schema
         torch.onnx.export(
             adapter,
@@ -135,7 +158,10 @@ def export_onnx(
             os.fspath(path),
             input_names=["image"],
             output_names=OUTPUT_NAMES,
-            dynamic_axes={"image": {1: "height", 2: "width"}, **{n: {0: "detections"} for n in OUTPUT_NAMES[:3]}},
+            dynamic_axes={
+                "image": {1: "height", 2: "width"},
+                **{n: {0: "detections"} for n in OUTPUT_NAMES[:3]},
+            },
             opset_version=opset,
             dynamo=False,
         )
@@ -148,7 +174,9 @@ def onnx_detections(path: str | os.PathLike, adapter: TracingAdapter, image: tor
     try:
         import onnxruntime
     except ImportError as exc:
-        raise OnnxUnavailableError("checking an ONNX export needs onnxruntime: pip install onnxruntime") from exc
+        raise OnnxUnavailableError(
+            "checking an ONNX export needs onnxruntime: pip install onnxruntime"
+        ) from exc
     session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {"image": image.cpu().numpy()})
     return adapter.outputs_schema(tuple(torch.from_numpy(o) for o in outputs))[0]["instances"]
@@ -239,6 +267,8 @@ def export_and_verify(
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {EXPORT_FORMATS}")
+    if fmt == "onnx":
+        _require_onnx()
     os.makedirs(output_dir, exist_ok=True)
     model = getattr(model, "module", model).eval()
     if fmt == "torchscript":
@@ -260,6 +290,11 @@ def export_and_verify(
         logger.info("%s on a %dx%d page: %s", fmt, image.shape[2], image.shape[1], diff)
     tolerance = TOLERANCES[fmt]
     return ExportReport(path, fmt, diffs, tolerance["box"], tolerance["score"])
+
+
+def _finite_or_none(value: float) -> float | None:
+    """``value``, or None when infinite (one side found nothing), so the JSON stays strict."""
+    return value if math.isfinite(value) else None
 
 
 def generated_page(size: tuple[int, int] = (600, 800), seed: int = 0) -> np.ndarray:
@@ -285,9 +320,16 @@ def run_export(
     from .pages import read_image_rgb
     from .predictor import BatchPredictor, dataset_classes, setup_inference_cfg
 
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {EXPORT_FORMATS}")
+    if fmt == "onnx":
+        _require_onnx()
     cfg = setup_inference_cfg(config_file, weights, opts, device="cpu")
     predictor = BatchPredictor(cfg)
-    pages = [read_image_rgb(sample) if sample else generated_page((600, 800), seed=0), generated_page((800, 600), 1)]
+    pages = [
+        read_image_rgb(sample) if sample else generated_page((600, 800), seed=0),
+        generated_page((800, 600), 1),
+    ]
     images = [predictor.preprocess(page)["image"] for page in pages]  # (3, H', W') each
     report = export_and_verify(predictor.model, images, output_dir, fmt)
     classes = dataset_classes(cfg)
@@ -306,18 +348,18 @@ def run_export(
         },
         "outputs": {
             "boxes": "(R, 4) XYXY in the resized image's pixels; scale by page size / resized size",
-            "classes": "(R,) contiguous class index (see categories)",
+            "classes": "(R,) contiguous class index i: the category categories[i]",
             "scores": "(R,)",
             "image_size": "(2,) resized (H, W)",
         },
         "categories": classes.categories(),
         "check": {
-            "max_box_diff_px": report.max_box_diff,
-            "max_score_diff": report.max_score_diff,
+            "max_box_diff_px": _finite_or_none(report.max_box_diff),
+            "max_score_diff": _finite_or_none(report.max_score_diff),
             "box_tolerance_px": report.box_tolerance,
             "score_tolerance": report.score_tolerance,
             "passed": report.passed,
-            "pages": [asdict(diff) for diff in report.diffs],
+            "pages": [{k: _finite_or_none(v) for k, v in asdict(diff).items()} for diff in report.diffs],
         },
     }
     with open(os.path.join(output_dir, "export_info.json"), "w", encoding="utf-8") as handle:

@@ -107,7 +107,9 @@ def expand_inputs(specs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[
             matches = [Path(m) for m in sorted(glob.glob(spec, recursive=True))]
             found = []
             for match in matches:
-                found.extend(_files_under(match) if match.is_dir() else [match] if _is_supported(match) else [])
+                found.extend(
+                    _files_under(match) if match.is_dir() else [match] if _is_supported(match) else []
+                )
             if not found:
                 failures.append(InputFailure(spec, "pattern matches no images or PDFs"))
             for file in found:

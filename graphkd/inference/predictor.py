@@ -132,7 +132,9 @@ def dataset_classes(cfg: CfgNode) -> DatasetClasses:
         if from_json is not None and len(from_json[0]) == num_classes:
             return DatasetClasses(from_json[0], from_json[1], f"categories of {metadata.json_file}")
         if len(names) == num_classes:
-            return DatasetClasses(names, list(range(1, num_classes + 1)), f"metadata of {name} (ids = index + 1)")
+            return DatasetClasses(
+                names, list(range(1, num_classes + 1)), f"metadata of {name} (ids = index + 1)"
+            )
     names = [f"class_{i}" for i in range(num_classes)]
     return DatasetClasses(names, list(range(1, num_classes + 1)), "no dataset metadata (ids = index + 1)")
 
@@ -149,7 +151,9 @@ class BatchPredictor:
         if model is None:
             model = build_inference_model(self.cfg)
         self.model = model.eval()
-        self.aug = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST)
+        self.aug = T.ResizeShortestEdge(
+            [cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST
+        )
         self.input_format = cfg.INPUT.FORMAT
 
     def to_model_format(self, image_rgb: np.ndarray) -> np.ndarray:
@@ -297,6 +301,10 @@ def predict_inputs(
             page_counts[path] = count_pages(path)
         except Exception as exc:  # a PDF that does not open
             report.failures.append(_failure(path, exc))
+            continue
+        if page_counts[path] == 0:
+            report.failures.append(_failure(path, ValueError("the PDF has no pages")))
+            del page_counts[path]
     used_names: set[str] = set()
 
     def run(batch: list[Page]) -> None:
@@ -334,7 +342,7 @@ def predict_inputs(
         "failures": [{"path": f.path, "reason": f.reason} for f in report.failures],
     }
     tmp = report.json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(content, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(content), encoding="utf-8")
     os.replace(tmp, report.json_path)
     logger.info(
         "%d pages, %d detections -> %s (%d inputs failed)",

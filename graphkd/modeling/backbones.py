@@ -86,26 +86,34 @@ class TimmBackbone(Backbone):
                 raise RuntimeError(
                     f"MODEL.TIMM.PRETRAINED is true but the pretrained weights of timm model '{model_name}' are "
                     "not in the local cache (HF hub or torch hub), and GraphKD never downloads at run time. "
-                    f"Fetch them once on a machine with network access (python -c \"import timm; "
+                    f'Fetch them once on a machine with network access (python -c "import timm; '
                     f"timm.create_model('{model_name}', pretrained=True)\") or set MODEL.TIMM.PRETRAINED False."
                 )
             logger.info("Loading timm weights for %s from %s", model_name, weights_file)
             create_kwargs["pretrained_cfg_overlay"] = {"file": weights_file}
-        self.body = timm.create_model(
-            model_name,
-            features_only=True,
-            out_indices=tuple(out_indices),
-            pretrained=pretrained,
-            in_chans=in_chans,
-            **create_kwargs,
-        )
+        try:
+            self.body = timm.create_model(
+                model_name,
+                features_only=True,
+                out_indices=tuple(out_indices),
+                pretrained=pretrained,
+                in_chans=in_chans,
+                **create_kwargs,
+            )
+        except IndexError as exc:  # timm's message for an out-of-range feature index is a bare IndexError
+            raise ValueError(
+                f"MODEL.TIMM.OUT_INDICES {list(out_indices)} are not feature levels of timm model "
+                f"'{model_name}' (see timm.create_model('{model_name}', features_only=True).feature_info)"
+            ) from exc
         strides = list(self.body.feature_info.reduction())
         channels = list(self.body.feature_info.channels())
         names = []
         for stride in strides:
             level = math.log2(stride)
             if not level.is_integer():
-                raise ValueError(f"timm model '{model_name}' has a feature stride {stride} that is not a power of 2")
+                raise ValueError(
+                    f"timm model '{model_name}' has a feature stride {stride} that is not a power of 2"
+                )
             names.append(f"res{int(level)}")
         if len(set(names)) != len(names):
             raise ValueError(
@@ -132,7 +140,8 @@ class TimmBackbone(Backbone):
         names = []
         for level in range(len(info.info)):
             name = info.get("module", level)
-            for candidate in (name, name.replace(".", "_")):  # FeatureListNet flattens "layer1.0" to "layer1_0"
+            # FeatureListNet flattens nested names: "layer1.0" becomes "layer1_0"
+            for candidate in (name, name.replace(".", "_")):
                 try:
                     self.body.get_submodule(candidate)
                 except AttributeError:

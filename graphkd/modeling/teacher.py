@@ -61,7 +61,9 @@ def load_teacher_config(config_file: str, opts: Sequence[str] = (), device: str 
     try:
         cfg.merge_from_list(list(opts))
     except Exception as exc:
-        raise ValueError(f"bad teacher config overrides {list(opts)} for {config_file}: {_describe(exc)}") from exc
+        raise ValueError(
+            f"bad teacher config overrides {list(opts)} for {config_file}: {_describe(exc)}"
+        ) from exc
     cfg.MODEL.DEVICE = device
     return cfg
 
@@ -131,7 +133,9 @@ def _strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
 
 def _teacher_part(state: dict[str, torch.Tensor], path: str) -> dict[str, torch.Tensor]:
     """The teacher's weights of a merged student-teacher checkpoint (keys ``teacher.*``); else ``state``."""
-    teacher = {key[len(TEACHER_PREFIX) :]: value for key, value in state.items() if key.startswith(TEACHER_PREFIX)}
+    teacher = {
+        key[len(TEACHER_PREFIX) :]: value for key, value in state.items() if key.startswith(TEACHER_PREFIX)
+    }
     if not teacher:
         return state
     logger.info(
@@ -161,7 +165,11 @@ def num_classes_of(cfg: CfgNode) -> int:
 
 
 def _num_classes_key(cfg: CfgNode) -> str:
-    return "MODEL.RETINANET.NUM_CLASSES" if cfg.MODEL.META_ARCHITECTURE == "RetinaNet" else "MODEL.ROI_HEADS.NUM_CLASSES"
+    return (
+        "MODEL.RETINANET.NUM_CLASSES"
+        if cfg.MODEL.META_ARCHITECTURE == "RetinaNet"
+        else "MODEL.ROI_HEADS.NUM_CLASSES"
+    )
 
 
 def _check_checkpoint_classes(
@@ -261,7 +269,9 @@ def build_teacher(teacher_cfg: CfgNode, weights: str, expected_num_classes: int 
         _load_weights(model, teacher_cfg, weights)
         logger.info("Loaded teacher weights from %s", weights)
     elif os.environ.get(ALLOW_RANDOM_ENV) == "1":
-        logger.warning("TEACHER.WEIGHTS is empty: using a randomly initialised teacher (%s=1)", ALLOW_RANDOM_ENV)
+        logger.warning(
+            "TEACHER.WEIGHTS is empty: using a randomly initialised teacher (%s=1)", ALLOW_RANDOM_ENV
+        )
     else:
         raise TeacherLoadError(
             "TEACHER.WEIGHTS is empty: a randomly initialised teacher teaches nothing "

@@ -107,7 +107,9 @@ def test_register_from_spec_with_text_classes(tmp_path):
 
 def test_extra_datasets_env_var_is_read_at_import(tmp_path, monkeypatch):
     path = _tiny_dataset(tmp_path, names=("text", "figure", "title"))
-    monkeypatch.setenv("GRAPHKD_EXTRA_DATASETS", f"env_a={path}:{tmp_path / 'img'}; env_b={path}:{tmp_path / 'img'}:figure")
+    monkeypatch.setenv(
+        "GRAPHKD_EXTRA_DATASETS", f"env_a={path}:{tmp_path / 'img'}; env_b={path}:{tmp_path / 'img'}:figure"
+    )
     importlib.reload(gdata)
     assert "env_a" in DatasetCatalog.list() and "env_b" in DatasetCatalog.list()
     assert text_class_ids("env_a") == [0, 2]  # picked by name: text, title
@@ -122,7 +124,9 @@ def test_extra_datasets_env_var_is_read_at_import(tmp_path, monkeypatch):
 def test_register_layout_dataset_checks_text_classes(tmp_path):
     path = _tiny_dataset(tmp_path)
     with pytest.raises(ValueError, match="not among"):
-        register_layout_dataset("bad_text", path, tmp_path / "img", text_classes=["caption"], class_names=["a", "b"])
+        register_layout_dataset(
+            "bad_text", path, tmp_path / "img", text_classes=["caption"], class_names=["a", "b"]
+        )
     register_layout_dataset("named", path, tmp_path / "img", class_names=["picture", "paragraph", "heading"])
     assert MetadataCatalog.get("named").text_classes == []  # no known text-like name among them
     assert DatasetCatalog.get("named")[0]["annotations"][0]["category_id"] == 0  # picture, by name

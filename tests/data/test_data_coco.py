@@ -105,8 +105,14 @@ def _write(tmp_path, data):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda d: d["annotations"].append(_box_ann(9, 99, 1, [1, 1, 5, 5])), r"annotation id 9 .* missing image id 99"),
-        (lambda d: d["annotations"].append(_box_ann(9, 10, 42, [1, 1, 5, 5])), r"annotation id 9 .* unknown category id 42"),
+        (
+            lambda d: d["annotations"].append(_box_ann(9, 99, 1, [1, 1, 5, 5])),
+            r"annotation id 9 .* missing image id 99",
+        ),
+        (
+            lambda d: d["annotations"].append(_box_ann(9, 10, 42, [1, 1, 5, 5])),
+            r"annotation id 9 .* unknown category id 42",
+        ),
         (lambda d: d["annotations"].append(_box_ann(1, 10, 1, [1, 1, 5, 5])), r"duplicate annotation id 1"),
         (lambda d: d["images"].append(dict(d["images"][0])), r"duplicate image id 10"),
         (lambda d: d["annotations"][0].update(bbox=[1, 2, "x", 4]), r"annotation id 1 .* malformed bbox"),
@@ -145,7 +151,9 @@ def test_missing_image_files_are_listed_with_count(tmp_path):
     for k in range(7):
         data["images"].append({"id": 100 + k, "file_name": f"gone_{k}.png", "width": 60, "height": 80})
     path = _write(tmp_path, data)
-    with pytest.raises(DatasetError, match=r"7 of 10 image files are missing .*first: gone_0.png, gone_1.png") as err:
+    with pytest.raises(
+        DatasetError, match=r"7 of 10 image files are missing .*first: gone_0.png, gone_1.png"
+    ) as err:
         load_layout_coco_json(path, image_root)
     assert "gone_6.png" not in str(err.value)  # only the first few are listed
 

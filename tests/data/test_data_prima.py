@@ -50,7 +50,9 @@ def test_parse_every_namespace_and_coordinate_form(tmp_path, version, old_form):
     assert (page["image_filename"], page["width"], page["height"]) == ("0001.tif", 200, 300)
     assert [r["type"] for r in page["regions"]] == list(REGION_TO_CLASS)
     assert [r["category"] for r in page["regions"]] == list(REGION_TO_CLASS.values())
-    assert all(r["points"] == [(10.0, 10.0), (60.0, 10.0), (60.0, 40.0), (10.0, 40.0)] for r in page["regions"])
+    assert all(
+        r["points"] == [(10.0, 10.0), (60.0, 10.0), (60.0, 40.0), (10.0, 40.0)] for r in page["regions"]
+    )
 
 
 def test_region_mapping_covers_six_classes_and_unknown_types_become_other(tmp_path):

@@ -33,7 +33,7 @@ def test_dataset_stats_counts_sizes_and_text_share():
     fig = stats["per_class"]["figure"]
     assert fig["median_w"] == pytest.approx(0.8) and fig["median_h"] == pytest.approx(0.5)
     table = format_stats(stats, PUBLAYNET_REFERENCE)
-    assert "text share 0.75" in table and "[6.80]" in table
+    assert "text-like share 0.75" in table and "[6.80]" in table
 
 
 def test_plot_stats_writes_png(tmp_path):

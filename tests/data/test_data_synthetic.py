@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw
 from graphkd.data.synthetic import (
     SCHEMAS,
     TEXT_CLASSES,
+    _categorise,
+    _Page,
     _rotate_boxes,
     generate_synthetic_dataset,
     render_page,
@@ -52,7 +54,18 @@ def test_generated_json_is_complete_coco(small_set):
         x, y, w, h = a["bbox"]
         assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 300 and y + h <= 400
         assert a["iscrowd"] == 0 and a["area"] == pytest.approx(w * h, abs=0.05)
-        assert a["segmentation"] == [[x, y, pytest.approx(x + w), y, pytest.approx(x + w), pytest.approx(y + h), x, pytest.approx(y + h)]]
+        assert a["segmentation"] == [
+            [
+                x,
+                y,
+                pytest.approx(x + w),
+                y,
+                pytest.approx(x + w),
+                pytest.approx(y + h),
+                x,
+                pytest.approx(y + h),
+            ]
+        ]
         assert 1 <= a["category_id"] <= 5
 
 
@@ -98,15 +111,22 @@ def test_doclaynet_schema_annotates_headers_footers_and_list_items():
         assert counts[name] > 0, counts
 
 
-def test_publaynet_schema_leaves_headers_unannotated():
-    """Running headers sit above the first content line: no publaynet box starts that high on plain pages."""
-    for i in range(5):
-        _, pub = render_page(np.random.default_rng([4, i]), schema="publaynet")
-        _, dl = render_page(np.random.default_rng([4, i]), schema="doclaynet")
-        assert {a["category"] for a in pub} <= set(SCHEMAS["publaynet"])
-        headers = [a["bbox"] for a in dl if a["category"] in ("Page-header", "Page-footer")]
-        pub_boxes = [tuple(a["bbox"]) for a in pub]
-        assert not any(tuple(h) in pub_boxes for h in headers)
+def test_schemas_map_the_same_regions_differently():
+    """publaynet: headers, footers and formulas unannotated, one box per list; doclaynet: all, one per item."""
+    page = _Page(np.random.default_rng(2), (600, 800), "doclaynet")  # has every kind but a table
+    page.render()
+    kinds = Counter(kind for kind, _, _ in page.regions)
+    list_items = sum(len(items) for kind, _, items in page.regions if kind == "list")
+    pub, pub_boxes = _categorise(page.regions, "publaynet")
+    dl, dl_boxes = _categorise(page.regions, "doclaynet")
+    assert min(kinds[k] for k in ("page_header", "page_footer", "list", "formula", "caption", "footnote")) > 0
+    assert len(pub) == len(page.regions) - kinds["page_header"] - kinds["page_footer"] - kinds["formula"]
+    assert len(dl) == len(page.regions) - kinds["list"] + list_items
+    assert Counter(pub)["text"] == kinds["text"] + kinds["caption"] + kinds["footnote"]
+    assert Counter(pub)["title"] == kinds["heading"] + kinds["doc_title"]
+    assert Counter(dl)["Page-header"] == kinds["page_header"] and Counter(dl)["Caption"] == kinds["caption"]
+    headers = [box for kind, box, _ in page.regions if kind in ("page_header", "page_footer")]
+    assert not set(headers) & set(pub_boxes) and set(headers) <= set(dl_boxes)
 
 
 def test_rotated_boxes_follow_the_rotated_pixels():

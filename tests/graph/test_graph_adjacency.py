@@ -14,7 +14,9 @@ LEFT = [[50, 100, 290, 200], [50, 220, 290, 320], [50, 340, 290, 440]]
 RIGHT = [[310, 160, 550, 260], [310, 280, 550, 380], [310, 400, 550, 500]]
 
 
-def reference_adjacency(boxes: list[list[float]], gap: float = 1.0, ratio: float = 0.5) -> set[tuple[int, int]]:
+def reference_adjacency(
+    boxes: list[list[float]], gap: float = 1.0, ratio: float = 0.5
+) -> set[tuple[int, int]]:
     """Pairwise Python loop over one image, straight from METHOD.md §3."""
     heights = [y1 - y0 for _, y0, _, y1 in boxes]
     widths = [x1 - x0 for x0, _, x1, _ in boxes]

@@ -27,12 +27,16 @@ def make_rois(device: str) -> dict:
         "num_nodes_per_image": sizes,
         "is_background": torch.rand(total, generator=generator) < 0.1,
     }
-    return {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in rois.items()}
+    return {
+        key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in rois.items()
+    }
 
 
 def run_pipeline(device: str, autocast: bool = False):
     rois = make_rois(device)
-    with torch.autocast(device, dtype=torch.float16 if device == "cuda" else torch.bfloat16, enabled=autocast):
+    with torch.autocast(
+        device, dtype=torch.float16 if device == "cuda" else torch.bfloat16, enabled=autocast
+    ):
         batch = build_instance_graphs(**rois)
         merged = TextNodeMerge(threshold=0.8)(batch)
         sampled = AdaptiveNodeSampler(mode="weight")(merged.batch)

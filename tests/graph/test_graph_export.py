@@ -22,8 +22,13 @@ def make_graph() -> Data:
 def test_to_networkx_attributes():
     graph = to_networkx(make_graph(), cluster=torch.tensor([0, 0, 1]), weight=torch.tensor([0.5, 0.5, 1.0]))
     assert sorted(graph.edges()) == [(0, 1), (1, 2)]
-    assert graph.nodes[0] == {"node_type": 0, "gt_class": 3, "box": (0.0, 0.0, 10.0, 10.0), "weight": 0.5,
-                              "cluster": 0}
+    assert graph.nodes[0] == {
+        "node_type": 0,
+        "gt_class": 3,
+        "box": (0.0, 0.0, 10.0, 10.0),
+        "weight": 0.5,
+        "cluster": 0,
+    }
     assert graph.nodes[2]["cluster"] == 1 and graph.nodes[2]["weight"] == 1.0
     assert graph.edges[0, 1]["teacher_cosine"] == pytest.approx(1.0)
     assert graph.edges[0, 1]["student_cosine"] == pytest.approx(2**-0.5)
@@ -46,6 +51,11 @@ def test_merged_and_sampled_graphs_round_trip_through_graphml(tmp_path):
 
 
 def test_empty_graph():
-    empty = Data(x=torch.zeros(0, 2), x_teacher=torch.zeros(0, 2), box=torch.zeros(0, 4),
-                 node_type=torch.zeros(0, dtype=torch.long), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    empty = Data(
+        x=torch.zeros(0, 2),
+        x_teacher=torch.zeros(0, 2),
+        box=torch.zeros(0, 4),
+        node_type=torch.zeros(0, dtype=torch.long),
+        edge_index=torch.zeros(2, 0, dtype=torch.long),
+    )
     assert to_networkx(empty).number_of_nodes() == 0

@@ -19,8 +19,15 @@ def make_graph(teacher, node_type, edges, student=None, boxes=None) -> Data:
     if student is None:
         student = torch.arange(count * 3, dtype=torch.float32).view(count, 3)
     if boxes is None:
-        boxes = torch.stack([torch.arange(count) * 10.0, torch.zeros(count), torch.arange(count) * 10.0 + 8, 
-                             torch.full((count,), 5.0)], dim=1)
+        boxes = torch.stack(
+            [
+                torch.arange(count) * 10.0,
+                torch.zeros(count),
+                torch.arange(count) * 10.0 + 8,
+                torch.full((count,), 5.0),
+            ],
+            dim=1,
+        )
     edge_index = torch.tensor(edges, dtype=torch.long).view(-1, 2).t()
     return Data(
         x=torch.as_tensor(student, dtype=torch.float32),
@@ -40,8 +47,22 @@ def example_graph() -> Data:
     0 and 1, so only the teacher decides membership.
     """
     teacher = [[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [1.0, 0.0], [1.0, 0.2], [1.0, 0.0]]
-    student = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [5.0, 5.0, 5.0], [7.0, 0.0, 0.0], [0.0, 0.0, 4.0], [1.0, 1.0, 1.0]]
-    boxes = [[0, 0, 10, 10], [0, 12, 10, 22], [20, 0, 30, 10], [20, 12, 30, 22], [5, 24, 15, 40], [40, 40, 50, 50]]
+    student = [
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [5.0, 5.0, 5.0],
+        [7.0, 0.0, 0.0],
+        [0.0, 0.0, 4.0],
+        [1.0, 1.0, 1.0],
+    ]
+    boxes = [
+        [0, 0, 10, 10],
+        [0, 12, 10, 22],
+        [20, 0, 30, 10],
+        [20, 12, 30, 22],
+        [5, 24, 15, 40],
+        [40, 40, 50, 50],
+    ]
     edges = [[0, 1], [1, 2], [2, 3], [3, 4], [1, 4], [4, 5], [0, 3], [0, 5]]
     return make_graph(teacher, [T, T, T, N, T, BG], edges, student, boxes)
 
@@ -134,7 +155,7 @@ def reference_merge(graph: Data, threshold: float, max_rounds: int, ratio: float
         teacher = torch.stack([graph.x_teacher[group].mean(0) for group in members])
         parent = list(range(len(members)))
 
-        def find(node: int) -> int:
+        def find(node: int, parent: list[int] = parent) -> int:
             while parent[node] != node:
                 node = parent[node]
             return node
@@ -151,8 +172,10 @@ def reference_merge(graph: Data, threshold: float, max_rounds: int, ratio: float
         roots = sorted({find(node) for node in range(len(members))})
         new_index = {root: index for index, root in enumerate(roots)}
         mapping = [new_index[find(node)] for node in range(len(members))]
-        members = [sum((members[node] for node in range(len(members)) if mapping[node] == k), []) for k in
-                   range(len(roots))]
+        members = [
+            sum((members[node] for node in range(len(members)) if mapping[node] == k), [])
+            for k in range(len(roots))
+        ]
         node_type = [node_type[root] for root in roots]
         edges = {(mapping[p], mapping[q]) for p, q in edges if mapping[p] != mapping[q]}
     cluster = [0] * count
@@ -162,9 +185,17 @@ def reference_merge(graph: Data, threshold: float, max_rounds: int, ratio: float
     edges |= {(index, index) for index, group in enumerate(members) if len(group) > 1}
     pooled = Data(
         x=torch.stack([graph.x[group].mean(0) for group in members]) if members else graph.x,
-        x_teacher=torch.stack([graph.x_teacher[group].mean(0) for group in members]) if members else graph.x_teacher,
-        box=torch.stack([torch.cat([graph.box[group, :2].min(0).values, graph.box[group, 2:].max(0).values])
-                         for group in members]) if members else graph.box,
+        x_teacher=torch.stack([graph.x_teacher[group].mean(0) for group in members])
+        if members
+        else graph.x_teacher,
+        box=torch.stack(
+            [
+                torch.cat([graph.box[group, :2].min(0).values, graph.box[group, 2:].max(0).values])
+                for group in members
+            ]
+        )
+        if members
+        else graph.box,
         node_type=torch.tensor(node_type, dtype=torch.long),
         gt_class=torch.tensor([int(graph.gt_class[min(group)]) for group in members], dtype=torch.long),
         cluster_size=torch.tensor([len(group) for group in members], dtype=torch.long),
@@ -178,8 +209,9 @@ def random_graph(count: int, generator: torch.Generator) -> Data:
     prototypes = torch.randn(3, 6, generator=generator)
     teacher = prototypes[torch.randint(0, 3, (count,), generator=generator)]
     teacher = teacher + 0.3 * torch.randn(count, 6, generator=generator)
-    node_type = torch.multinomial(torch.tensor([0.7, 0.2, 0.1]), max(count, 1), replacement=True,
-                                  generator=generator)[:count]
+    node_type = torch.multinomial(
+        torch.tensor([0.7, 0.2, 0.1]), max(count, 1), replacement=True, generator=generator
+    )[:count]
     edges = torch.randint(0, max(count, 1), (2, 2 * count), generator=generator)
     graph = make_graph(teacher.tolist(), node_type.tolist(), edges.t().tolist())
     graph.x = torch.randn(count, 5, generator=generator)
@@ -223,7 +255,9 @@ def test_node_permutation_permutes_merges():
     layer = TextNodeMerge(threshold=0.5, min_text_ratio=0.0)
     out, out_permuted = layer(Batch.from_data_list([graph])), layer(Batch.from_data_list([permuted]))
     # Same partition of the original nodes (labels may differ), same pooled features per group.
-    groups = {frozenset((out.cluster == k).nonzero().view(-1).tolist()) for k in out.cluster.unique().tolist()}
+    groups = {
+        frozenset((out.cluster == k).nonzero().view(-1).tolist()) for k in out.cluster.unique().tolist()
+    }
     groups_permuted = {
         frozenset(perm[(out_permuted.cluster == k).nonzero().view(-1)].tolist())
         for k in out_permuted.cluster.unique().tolist()
@@ -243,3 +277,9 @@ def test_gradient_reaches_student_features_not_teacher():
     torch.testing.assert_close(graph.x.grad, expected)
     assert graph.x_teacher.grad is None and not out.batch.x_teacher.requires_grad
     assert math.isclose(out.batch.x[0].sum().item(), 2.0, rel_tol=1e-6)
+
+
+def test_lone_data_counts_as_one_graph():
+    out = TextNodeMerge(threshold=0.8)(example_graph())
+    assert out.cluster.tolist() == [0, 0, 1, 2, 0, 3]
+    assert isinstance(out.batch, Batch) and out.batch.num_graphs == 1 and out.batch.ptr.tolist() == [0, 4]

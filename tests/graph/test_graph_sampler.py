@@ -120,3 +120,10 @@ def test_batch_of_two_equals_each_alone():
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="sampling mode"):
         AdaptiveNodeSampler(mode="drop")
+
+
+def test_lone_data_counts_as_one_graph():
+    graph = make_graph(GRAPHS[0])
+    out = AdaptiveNodeSampler(mode="weight")(graph)
+    assert out.weight.tolist() == pytest.approx(expected_weights(GRAPHS[0], 1.0, 7.5))
+    assert isinstance(out.batch, Batch) and out.batch.num_graphs == 1

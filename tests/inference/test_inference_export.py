@@ -11,10 +11,14 @@ import torch
 from conftest import ROOT, tiny_cfg, write_cfg
 
 TEST_OPTS = [
-    "INPUT.MIN_SIZE_TEST", 256,
-    "INPUT.MAX_SIZE_TEST", 320,
-    "MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0,
-    "TEST.DETECTIONS_PER_IMAGE", 30,
+    "INPUT.MIN_SIZE_TEST",
+    256,
+    "INPUT.MAX_SIZE_TEST",
+    320,
+    "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+    0.0,
+    "TEST.DETECTIONS_PER_IMAGE",
+    30,
 ]
 
 
@@ -115,3 +119,20 @@ def test_onnx_export_matches_eager_or_fails_clearly(tiny_model, tmp_path):
     report = export_and_verify(model, page_tensors(), tmp_path, "onnx")
     assert (tmp_path / "model.onnx").is_file()
     assert report.passed, [str(d) for d in report.diffs]
+
+
+def test_onnx_export_without_onnxruntime_fails_with_a_clear_message(
+    tiny_checkpoint, tmp_path, monkeypatch, capsys
+):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "onnxruntime" else find_spec(name, *args),
+    )
+    config, weights = tiny_checkpoint
+    argv = ["--config-file", config, "--weights", weights, "--output", str(tmp_path), "--format", "onnx"]
+    assert load_export_script().main(argv) == 2
+    assert "need onnxruntime: pip install onnxruntime" in capsys.readouterr().err

@@ -11,12 +11,16 @@ import torch
 from conftest import ROOT, tiny_cfg, write_cfg
 from PIL import Image
 
-# Small pages and a random-init tiny R-18-FPN that keeps every detection (score threshold 0), at most 20.
+# Small pages and a random-init tiny R-18-FPN that keeps every detection (score threshold 0), at most 5 a page.
 TEST_OPTS = [
-    "INPUT.MIN_SIZE_TEST", 256,
-    "INPUT.MAX_SIZE_TEST", 320,
-    "MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0,
-    "TEST.DETECTIONS_PER_IMAGE", 20,
+    "INPUT.MIN_SIZE_TEST",
+    256,
+    "INPUT.MAX_SIZE_TEST",
+    320,
+    "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+    0.0,
+    "TEST.DETECTIONS_PER_IMAGE",
+    5,
 ]
 
 
@@ -65,7 +69,18 @@ def pages(tmp_path_factory):
 
 def predict(tiny_student, inputs, out, *extra) -> int:
     config, weights = tiny_student
-    argv = ["--config-file", config, "--weights", weights, "--output", str(out), "--dpi", "72"]
+    argv = [
+        "--config-file",
+        config,
+        "--weights",
+        weights,
+        "--output",
+        str(out),
+        "--dpi",
+        "72",
+        "--score-thresh",
+        "0",
+    ]
     return load_script("predict").main([*argv, *extra, "--input", *map(str, inputs)])
 
 
@@ -111,7 +126,9 @@ def test_predict_reports_corrupt_and_missing_inputs_and_still_predicts_the_other
     data = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert [i["file_name"] for i in data["images"]] == [str(pages / "page.png")]
     assert sorted(f["path"].rsplit("/", 1)[-1] for f in data["failures"]) == [
-        "corrupt.pdf", "corrupt.png", "missing.png"
+        "corrupt.pdf",
+        "corrupt.png",
+        "missing.png",
     ]
 
 
@@ -137,12 +154,16 @@ def test_predict_config_overrides_after_input_are_applied(tiny_student, pages, t
 def test_graphkd_config_predicts_as_the_plain_student():
     from graphkd.inference import setup_inference_cfg
 
-    cfg = setup_inference_cfg(ROOT / "configs/light/graphkd_R18light_from_R50.yaml", device="cpu", score_thresh=0.3)
+    cfg = setup_inference_cfg(
+        ROOT / "configs/light/graphkd_R18light_from_R50.yaml", device="cpu", score_thresh=0.3
+    )
     assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
     assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == pytest.approx(0.3)
     assert cfg.TEACHER.CONFIG_FILE == "configs/synthetic/teacher_R50.yaml"
     assert (cfg.MODEL.FPN.OUT_CHANNELS, cfg.MODEL.ROI_BOX_HEAD.FC_DIM, cfg.MODEL.RPN.POST_NMS_TOPK_TEST) == (
-        128, 256, 300
+        128,
+        256,
+        300,
     )
     assert cfg.MODEL.RESNETS.DEPTH == 18
 
@@ -175,3 +196,13 @@ def test_batch_predictor_preprocesses_like_default_predictor(tiny_student):
     assert got.image_size == (300, 200)
     torch.testing.assert_close(got.pred_boxes.tensor, expected.pred_boxes.tensor)
     torch.testing.assert_close(got.scores, expected.scores)
+
+
+def test_predict_missing_weights_or_config_exit_with_an_error(tiny_student, pages, tmp_path, capsys):
+    config, _ = tiny_student
+    script = load_script("predict")
+    base = ["--output", str(tmp_path), "--input", str(pages / "page.png")]
+    assert script.main(["--config-file", config, "--weights", str(tmp_path / "nope.pth"), *base]) == 2
+    assert "weights not found" in capsys.readouterr().err
+    assert script.main(["--config-file", str(tmp_path / "nope.yaml"), "--weights", "w.pth", *base]) == 2
+    assert "config file not found" in capsys.readouterr().err

@@ -44,7 +44,15 @@ def test_base_config_merges_into_graphkd_cfg(path):
 
 def test_expected_base_configs_exist():
     names = {p.name for p in BASE_CONFIGS}
-    for family in ("RCNN-FPN-doc", "R18-FPN", "R50-FPN", "R101-FPN", "R152-FPN", "MobileNetV2-FPN", "EfficientNetB0-FPN"):
+    for family in (
+        "RCNN-FPN-doc",
+        "R18-FPN",
+        "R50-FPN",
+        "R101-FPN",
+        "R152-FPN",
+        "MobileNetV2-FPN",
+        "EfficientNetB0-FPN",
+    ):
         assert f"Base-{family}.yaml" in names
 
 
@@ -90,6 +98,11 @@ def test_timm_backbone_names_outputs_by_stride(model_name, channels):
     outputs = backbone(torch.randn(1, 3, 64, 96))
     for name, shape in shapes.items():
         assert tuple(outputs[name].shape) == (1, shape.channels, 64 // shape.stride, 96 // shape.stride)
+
+
+def test_timm_backbone_rejects_bad_out_indices():
+    with pytest.raises(ValueError, match="OUT_INDICES"):
+        TimmBackbone("mobilenetv2_100", out_indices=(1, 2, 3, 9))
 
 
 def test_timm_backbone_norms_are_trainable_batchnorm():

@@ -40,7 +40,13 @@ def teacher_files(tmp_path_factory):
     model = build_model(cfg)
     DetectionCheckpointer(model, save_dir=str(root)).save("teacher_final")
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    return {"root": root, "config_file": config_file, "cfg": cfg, "pth": root / "teacher_final.pth", "state": state}
+    return {
+        "root": root,
+        "config_file": config_file,
+        "cfg": cfg,
+        "pth": root / "teacher_final.pth",
+        "state": state,
+    }
 
 
 def _assert_same_weights(model, state):
@@ -51,7 +57,9 @@ def _assert_same_weights(model, state):
 
 
 def test_load_teacher_config_merges_file_and_opts(teacher_files):
-    cfg = load_teacher_config(str(teacher_files["config_file"]), ["MODEL.ROI_BOX_HEAD.FC_DIM", "48"], device="cpu")
+    cfg = load_teacher_config(
+        str(teacher_files["config_file"]), ["MODEL.ROI_BOX_HEAD.FC_DIM", "48"], device="cpu"
+    )
     assert cfg.MODEL.RESNETS.DEPTH == 18 and cfg.MODEL.ROI_HEADS.NUM_CLASSES == 3
     assert cfg.MODEL.ROI_BOX_HEAD.FC_DIM == 48 and cfg.MODEL.DEVICE == "cpu"
     assert "TEACHER" in cfg  # GraphKD's keys are there for configs that use them
@@ -103,7 +111,9 @@ def test_detectron2_model_zoo_pkl_loads(teacher_files, tmp_path):
     path = tmp_path / "model_final.pkl"
     numpy_state = {k: v.numpy() for k, v in teacher_files["state"].items()}
     with open(path, "wb") as f:
-        pickle.dump({"model": numpy_state, "__author__": "Detectron2 Model Zoo", "matching_heuristics": True}, f)
+        pickle.dump(
+            {"model": numpy_state, "__author__": "Detectron2 Model Zoo", "matching_heuristics": True}, f
+        )
     teacher = build_teacher(teacher_files["cfg"], str(path))
     _assert_same_weights(teacher, teacher_files["state"])
 
@@ -131,19 +141,26 @@ def test_checkpoint_class_count_mismatch_names_both_counts(teacher_files):
         build_teacher(cfg, str(teacher_files["pth"]))
 
 
-@pytest.mark.parametrize("suffix", [".pth", ".pkl"])
-def test_shape_mismatch_names_the_key_and_shapes(teacher_files, tmp_path, suffix):
+@pytest.mark.parametrize(
+    ("suffix", "key"),
+    [
+        (".pth", "roi_heads.box_head.fc2.weight"),
+        (".pkl", "roi_heads.box_head.fc2.weight"),
+        (".pkl", "box_head.fc2.weight"),  # a model-zoo name that detectron2 matches by suffix
+    ],
+)
+def test_shape_mismatch_names_the_key_and_shapes(teacher_files, tmp_path, suffix, key):
     state = dict(teacher_files["state"])
-    key = "roi_heads.box_head.fc2.weight"
+    del state["roi_heads.box_head.fc2.weight"]
     state[key] = torch.zeros(64, 32)
     path = tmp_path / f"bad_shape{suffix}"
     if suffix == ".pkl":
+        numpy_state = {k: v.numpy() for k, v in state.items()}
         with open(path, "wb") as f:
-            ckpt = {"model": {k: v.numpy() for k, v in state.items()}, "__author__": "test", "matching_heuristics": True}
-            pickle.dump(ckpt, f)
+            pickle.dump({"model": numpy_state, "__author__": "test", "matching_heuristics": True}, f)
     else:
         torch.save({"model": state}, path)
-    with pytest.raises(TeacherLoadError, match=r"fc2\.weight: checkpoint \(64, 32\) vs model \(64, 64\)"):
+    with pytest.raises(TeacherLoadError, match=rf"{key}: checkpoint \(64, 32\) vs model \(64, 64\)"):
         build_teacher(teacher_files["cfg"], str(path))
 
 

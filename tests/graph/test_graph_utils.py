@@ -1,0 +1,39 @@
+"""Shared helpers: edge cosines (both paths) and per-group statistics."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import graphkd.graph._utils as utils
+from graphkd.graph import edge_cosine
+
+
+@pytest.mark.parametrize("gram_ratio", [0, 10**9])  # 0: always gather endpoints; huge: always Gram
+def test_edge_cosine_paths_match_cosine_similarity(monkeypatch, gram_ratio):
+    monkeypatch.setattr(utils, "_GRAM_EDGE_RATIO", gram_ratio)
+    monkeypatch.setattr(utils, "_EDGE_CHUNK_ELEMENTS", 40)  # several chunks of 5 edges
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(9, 2, 4, generator=generator)
+    x[3] = 0  # a zero vector has cosine 0
+    batch = torch.tensor([0, 0, 0, 0, 2, 2, 2, 2, 2])
+    edge_index = torch.tensor([[0, 1, 3, 2, 4, 5, 8, 6, 7, 4, 1], [1, 0, 2, 2, 5, 4, 4, 7, 8, 6, 3]])
+    expected = F.cosine_similarity(x[edge_index[0]].flatten(1), x[edge_index[1]].flatten(1), dim=-1)
+    got = edge_cosine(x, edge_index, batch, num_graphs=3)
+    torch.testing.assert_close(got, expected)
+    assert got[2].item() == 0.0 and got.dtype == torch.float32
+    assert edge_cosine(x, edge_index[:, :0], batch).shape == (0,)
+
+
+def test_edge_cosine_half_precision_input_under_autocast():
+    x = torch.tensor([[1.0, 0.0], [1.0, 1.0]], dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cosine = edge_cosine(x, torch.tensor([[0], [1]]))
+    assert cosine.dtype == torch.float32
+    assert cosine.item() == pytest.approx(2**-0.5, rel=1e-6)
+
+
+def test_group_median_and_rank():
+    values = torch.tensor([5.0, 1.0, 3.0, 2.0, 9.0, 4.0, 4.0])
+    group = torch.tensor([0, 0, 0, 0, 2, 2, 2])
+    assert utils.group_median(values, group, 4).tolist() == [2.0, 0.0, 4.0, 0.0]  # lower median
+    assert utils.rank_within_groups(values, group, 4).tolist() == [3, 0, 2, 1, 2, 0, 1]
