@@ -11,9 +11,9 @@ from torch_geometric.utils import to_dense_batch
 
 from ._utils import exclusive_cumsum, float32_statistics, group_median, resolve_batch, resolve_num_graphs
 
-# The pairwise test runs on (G, rows, K) blocks of at most this many box pairs: it bounds the memory
-# (8 images x 2,048 nodes would otherwise need several (8, 2048, 2048) float temporaries) and keeps
-# the temporaries near the cache (blocks of 4M pairs were 1.6x slower on CPU).
+# The pairwise test runs on (images, rows, K) blocks of at most this many box pairs: it bounds the
+# memory (8 images x 2,048 nodes would otherwise need several (8, 2048, 2048) float temporaries) and
+# keeps the temporaries near the cache (blocks of 4M pairs were 1.6x slower on CPU).
 _PAIR_CHUNK = 1 << 19
 
 
@@ -40,8 +40,8 @@ def spatial_adjacency(
     the image, and r = ``min_axis_overlap``.
 
     The test is block-diagonal: boxes are padded to ``(G, K, 4)`` with `to_dense_batch` and compared
-    as ``(G, rows, K)`` blocks (all images at once, in chunks of rows), so images never meet and no
-    loop runs over images or nodes.
+    in ``(images, rows, K)`` blocks of the padded pair tensor, so images never meet and no loop runs
+    over nodes; blocks hold several whole images when they are small.
 
     Args:
         boxes: ``(N, 4)`` XYXY boxes in image pixels.
@@ -65,57 +65,48 @@ def spatial_adjacency(
         max_vertical_gap = gap * group_median(heights, batch, num_graphs)  # (G,)
         max_horizontal_gap = gap * group_median(widths, batch, num_graphs)  # (G,)
         # Per node: its box, and the extent overlaps it asks of a neighbour (ratio x its width, height),
-        # padded per image and stored as contiguous (G, K) planes so every pairwise op broadcasts.
+        # padded per image and stored as contiguous (G, K) planes so that every pairwise op broadcasts.
         nodes_table = torch.stack([*boxes.unbind(1), min_axis_overlap * widths, min_axis_overlap * heights])
         dense, valid = to_dense_batch(nodes_table.t(), batch, batch_size=num_graphs)  # (G, K, 6), (G, K)
-        x0, y0, x1, y1, min_width, min_height = dense.permute(2, 0, 1).contiguous()  # (G, K) each
+        planes = dense.permute(2, 0, 1).contiguous()  # (6, G, K)
         max_nodes = dense.size(1)
-        node_counts = torch.bincount(batch, minlength=num_graphs)
-        column_index = torch.arange(max_nodes, device=boxes.device)
-        vertical_gap, horizontal_gap = -max_vertical_gap[:, None, None], -max_horizontal_gap[:, None, None]
-        rows_per_chunk = max(1, _PAIR_CHUNK // max(1, num_graphs * max_nodes))
-        chunks = []
-        # Rows (the i of every pair i-j) in chunks of local indices, all images at once; the loop only
-        # bounds memory. Within a chunk the pairs come out ordered by (image, i, j).
-        for first in range(0, max_nodes, rows_per_chunk):
-            rows = slice(first, first + rows_per_chunk)
-            overlap_x = torch.minimum(x1[:, rows, None], x1[:, None, :]) - torch.maximum(
-                x0[:, rows, None], x0[:, None, :]
-            )  # (G, r, K)
-            overlap_y = torch.minimum(y1[:, rows, None], y1[:, None, :]) - torch.maximum(
-                y0[:, rows, None], y0[:, None, :]
-            )
-            overlapping = (overlap_x > 0) & (overlap_y > 0)
-            same_column = (overlap_y >= vertical_gap) & (
-                overlap_x >= torch.minimum(min_width[:, rows, None], min_width[:, None, :])
-            )
-            side_by_side = (overlap_x >= horizontal_gap) & (
-                overlap_y >= torch.minimum(min_height[:, rows, None], min_height[:, None, :])
-            )
-            adjacent = overlapping | same_column | side_by_side
-            adjacent &= valid[:, rows, None] & valid[:, None, :]
-            adjacent &= column_index[rows, None] != column_index[None, :]
-            graph, row, column = adjacent.nonzero(as_tuple=True)
-            chunks.append((graph, row + first, column))
-        return _graph_major(chunks, node_counts)
+        ptr = exclusive_cumsum(torch.bincount(batch, minlength=num_graphs))
+        gaps = torch.stack([max_vertical_gap, max_horizontal_gap])  # (2, G)
+        if max_nodes * max_nodes <= _PAIR_CHUNK:
+            graphs_per_block, rows_per_block = max(1, _PAIR_CHUNK // (max_nodes * max_nodes)), max_nodes
+        else:
+            graphs_per_block, rows_per_block = 1, max(1, _PAIR_CHUNK // max_nodes)
+        edges = []
+        # Blocks of the padded (G, K, K) pair tensor in graph-major order (several whole images per
+        # block when they are small): the loop only bounds memory, and the edges come out coalesced.
+        for first_graph in range(0, num_graphs, graphs_per_block):
+            graphs = slice(first_graph, first_graph + graphs_per_block)
+            for first_row in range(0, max_nodes, rows_per_block):
+                rows = slice(first_row, first_row + rows_per_block)
+                adjacent = _adjacent_block(planes[:, graphs], valid[graphs], gaps[:, graphs], rows)
+                graph, row, column = adjacent.nonzero(as_tuple=True)
+                offset = ptr[graph + first_graph]
+                edges.append(torch.stack([offset + row + first_row, offset + column]))
+    return torch.cat(edges, dim=1)
 
 
-def _graph_major(chunks: list[tuple[Tensor, Tensor, Tensor]], node_counts: Tensor) -> Tensor:
-    """Concatenate per-chunk ``(graph, i, j)`` pairs, each chunk ordered by graph, into a coalesced
-    global edge index ordered by (graph, i, j): a counting sort on the graph, no comparison sort."""
-    num_graphs = node_counts.numel()
-    graph, row, column = (torch.cat(parts) for parts in zip(*chunks))
-    chunk_sizes = torch.tensor([len(part[0]) for part in chunks], device=graph.device)
-    chunk = torch.repeat_interleave(torch.arange(len(chunks), device=graph.device), chunk_sizes)  # (E,)
-    counts = torch.zeros(len(chunks), num_graphs, dtype=torch.long, device=graph.device)
-    counts.index_put_((chunk, graph), torch.ones_like(graph), accumulate=True)  # (chunks, G)
-    graph_start = exclusive_cumsum(counts.sum(0))[:-1]  # (G,) first edge of each graph
-    earlier_chunks = counts.cumsum(0) - counts  # (chunks, G) edges of a graph in the chunks before
-    within_chunk = exclusive_cumsum(counts.view(-1))[:-1].view_as(counts)  # start of (chunk, graph)
-    position = torch.arange(graph.numel(), device=graph.device)
-    destination = graph_start[graph] + earlier_chunks[chunk, graph] + position - within_chunk[chunk, graph]
-    ptr = exclusive_cumsum(node_counts)
-    edge_index = torch.empty(2, graph.numel(), dtype=torch.long, device=graph.device)
-    edge_index[0, destination] = ptr[graph] + row
-    edge_index[1, destination] = ptr[graph] + column
-    return edge_index
+def _adjacent_block(planes: Tensor, valid: Tensor, gaps: Tensor, rows: slice) -> Tensor:
+    """``(g, r, K)`` bool adjacency of the padded nodes ``rows`` of some images with all their nodes.
+
+    ``planes`` (6, g, K) holds x0, y0, x1, y1, ratio x width, ratio x height; ``valid`` (g, K) marks
+    real nodes; ``gaps`` (2, g) the largest vertical and horizontal gaps of each image.
+    """
+    x0, y0, x1, y1, min_width, min_height = planes[:, :, None, :]  # (g, 1, K): the j side
+    row_x0, row_y0, row_x1, row_y1, row_width, row_height = planes[:, :, rows, None]  # (g, r, 1): the i side
+    overlap_x = torch.minimum(row_x1, x1) - torch.maximum(row_x0, x0)  # (g, r, K)
+    overlap_y = torch.minimum(row_y1, y1) - torch.maximum(row_y0, y0)
+    overlapping = (overlap_x > 0) & (overlap_y > 0)
+    same_column = (overlap_y >= -gaps[0, :, None, None]) & (overlap_x >= torch.minimum(row_width, min_width))
+    side_by_side = (overlap_x >= -gaps[1, :, None, None]) & (
+        overlap_y >= torch.minimum(row_height, min_height)
+    )
+    adjacent = overlapping | same_column | side_by_side
+    adjacent &= valid[:, rows, None] & valid[:, None, :]
+    columns = torch.arange(valid.size(1), device=valid.device)
+    adjacent &= columns[rows, None] != columns[None, :]  # no self loops
+    return adjacent

@@ -100,13 +100,14 @@ def test_batched_equals_reference_per_image_and_images_never_meet():
     assert edge_index.size(1) == len(expected)
 
 
-def test_row_chunking_gives_the_same_edges(monkeypatch):
+@pytest.mark.parametrize("pair_chunk", [7, 100, 800])  # rows of one image; 2 whole images per block
+def test_blocking_gives_the_same_edges(monkeypatch, pair_chunk):
     generator = torch.Generator().manual_seed(1)
-    boxes = random_boxes(30, generator)
-    batch = torch.tensor([0] * 10 + [1] * 20)
-    full = spatial_adjacency(boxes, batch)
-    monkeypatch.setattr(adjacency_module, "_PAIR_CHUNK", 7)
-    assert torch.equal(spatial_adjacency(boxes, batch), full)
+    boxes = random_boxes(45, generator)
+    batch = torch.tensor([0] * 10 + [1] * 20 + [3] * 15)
+    full = spatial_adjacency(boxes, batch, num_graphs=5)
+    monkeypatch.setattr(adjacency_module, "_PAIR_CHUNK", pair_chunk)
+    assert torch.equal(spatial_adjacency(boxes, batch, num_graphs=5), full)
 
 
 def test_node_permutation_permutes_edges():
