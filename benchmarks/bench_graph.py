@@ -333,7 +333,6 @@ def bench_size(num_images: int, nodes: int, channels: int, repeats: int) -> list
     }
     rows = []
     for stage, (batched, naive) in stages.items():
-        batched()  # warm-up
         batched_time, naive_time = median_seconds(batched, repeats), median_seconds(naive, repeats)
         rows.append(
             (stage, batch.edge_index.size(1), batched_time, naive_time, peak_mib(batched), peak_mib(naive))

@@ -29,3 +29,22 @@ def test_unknown_key_is_named_by_setup_cfg():
     args = default_argument_parser().parse_args(["--config-file", config, "GRAPHKD.NOT_A_KEY", "1"])
     with pytest.raises(ValueError, match="Non-existent key: GRAPHKD.NOT_A_KEY"):
         setup_cfg(args)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in CONFIGS if p.name.startswith("graphkd_")],
+    ids=lambda p: str(p.relative_to(p.parents[1])),
+)
+def test_graphkd_config_names_a_teacher_with_the_same_classes(path):
+    root = path.parents[2] if path.parent.name != "configs" else path.parents[1]
+    cfg = get_graphkd_cfg()
+    cfg.merge_from_file(str(path))
+    assert cfg.MODEL.META_ARCHITECTURE == "GraphKDRCNN"
+    teacher_file = root / cfg.TEACHER.CONFIG_FILE
+    assert teacher_file.is_file(), f"{path.name}: teacher config {cfg.TEACHER.CONFIG_FILE} not found"
+    teacher = get_graphkd_cfg()
+    teacher.merge_from_file(str(teacher_file))
+    assert teacher.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
+    assert teacher.MODEL.ROI_HEADS.NUM_CLASSES == cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    assert teacher.DATASETS.TRAIN == cfg.DATASETS.TRAIN

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+import graphkd.graph.node_types as node_types_module
 from graphkd.graph import (
     NODE_BACKGROUND,
     NODE_NONTEXT,
@@ -41,12 +42,14 @@ def feats_with_statistic(stats: list[float], channels: int = 3, cells: int = 4) 
     return feats.expand(-1, channels, -1) + torch.arange(channels, dtype=torch.float32)[None, :, None]
 
 
-def test_covariance_statistic_is_mean_spatial_variance():
+@pytest.mark.parametrize("chunk", [1 << 20, 300])  # one chunk; one node per chunk
+def test_covariance_statistic_is_mean_spatial_variance(monkeypatch, chunk):
+    monkeypatch.setattr(node_types_module, "_STATISTIC_CHUNK_ELEMENTS", chunk)
     feats = torch.tensor([[[0.0, 2.0, 0.0, 2.0], [1.0, 1.0, 1.0, 1.0]]])  # (1, C=2, P=4)
     assert covariance_statistic(feats).tolist() == [0.5]  # channel variances 1 and 0
-    pooled = torch.randn(3, 5, 7, 7)
-    expected = torch.stack([torch.cov(x.reshape(5, 49), correction=0).trace() / 5 for x in pooled])
-    torch.testing.assert_close(covariance_statistic(pooled), expected)
+    pooled = torch.randn(3, 5, 7, 7, generator=torch.Generator().manual_seed(0)) + 100.0
+    expected = torch.stack([torch.cov(x.reshape(5, 49).double(), correction=0).trace() / 5 for x in pooled])
+    torch.testing.assert_close(covariance_statistic(pooled), expected.float())
 
 
 def test_otsu_splits_bimodal_values_between_the_modes():

@@ -1,0 +1,99 @@
+"""Checkpoints that survive a kill: every file is written to a temporary name, then renamed into place.
+
+fvcore's ``Checkpointer.save`` (and so detectron2's ``DetectionCheckpointer``) writes ``model_XXXXXXX.pth`` and
+the ``last_checkpoint`` tag in place: a run killed while saving leaves a truncated checkpoint, or a tag naming
+one, and ``--resume`` then fails to unpickle it. :class:`AtomicCheckpointer` writes the same files through
+``os.replace``, which either leaves the old file or installs the complete new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+
+__all__ = ["AtomicCheckpointer", "atomic_torch_save", "atomic_write_text"]
+
+logger = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last_checkpoint"  # fvcore's tag file naming the newest checkpoint
+TMP_SUFFIX = ".tmp"
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path  # manifold://, s3://... go through PathManager, which cannot rename atomically
+
+
+def _replace(tmp: str, path: str) -> None:
+    os.replace(tmp, path)
+    try:  # make the rename itself durable (power loss); a failure here does not undo it
+        dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_torch_save(data: Any, path: str) -> None:
+    """``torch.save(data, path)`` through ``path.tmp`` + fsync + ``os.replace``: ``path`` is old or complete."""
+    tmp = path + TMP_SUFFIX
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        _replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_text(text: str, path: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    tmp = path + TMP_SUFFIX
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    _replace(tmp, path)
+
+
+class AtomicCheckpointer(DetectionCheckpointer):
+    """``DetectionCheckpointer`` whose checkpoint files and ``last_checkpoint`` tag are replaced atomically.
+
+    The tag is written after the checkpoint it names is complete, so it always names a readable file.
+    Remote ``save_dir`` URLs fall back to detectron2's direct writes.
+    """
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        if not _is_local(self.save_dir):
+            super().save(name, **kwargs)
+            return
+        data = {"model": self.model.state_dict()}
+        for key, obj in self.checkpointables.items():
+            data[key] = obj.state_dict()
+        data.update(kwargs)
+        basename = f"{name}.pth"
+        save_file = os.path.join(self.save_dir, basename)
+        if os.path.basename(save_file) != basename:
+            raise ValueError(f"checkpoint name {name!r} must be a file name, not a path")
+        self.logger.info("Saving checkpoint to %s", save_file)
+        os.makedirs(self.save_dir, exist_ok=True)
+        atomic_torch_save(data, save_file)
+        self.tag_last_checkpoint(basename)
+
+    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
+        if not _is_local(self.save_dir):
+            super().tag_last_checkpoint(last_filename_basename)
+            return
+        atomic_write_text(last_filename_basename, os.path.join(self.save_dir, LAST_CHECKPOINT))

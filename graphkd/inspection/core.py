@@ -1,0 +1,473 @@
+"""``inspect_pages``: build one page's GraphKD instance graph the way training does, and write what it holds.
+
+Shapes: ``R`` candidate RoIs of a page, ``N`` graph nodes before merging, ``K`` merged nodes, ``F`` final
+(sampled) nodes, ``C``/``C_t`` student/teacher channels. One page at a time, batch of one.
+
+Nodes come from one of two places:
+
+* with GT (a COCO json or a registered dataset): the student's RPN proposals plus the GT boxes, sampled
+  by its RoI heads exactly as in a training step (model in training mode inside an ``EventStorage``, no
+  optimizer, BatchNorm statistics restored afterwards), then the positives and the teacher-mined
+  negatives (``GraphKDRCNN.select_nodes``);
+* without GT: the teacher in eval mode, its final detections (``"detections"``, score above its
+  ``ROI_HEADS.SCORE_THRESH_TEST``) or its RPN proposals after NMS (``"proposals"``), the ``top_k``
+  highest scoring; no background nodes.
+
+Both networks pool the same boxes (``GraphKDRCNN.teacher_forward`` and the student's box pooler); the
+graph, the merge, the sampling and the losses are the distiller's own (``model.distiller``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from graphkd.graph import (
+    NODE_BACKGROUND,
+    NODE_NONTEXT,
+    NODE_TEXT,
+    build_instance_graphs,
+    node_type_agreement,
+    to_networkx,
+    write_graphml,
+)
+
+from .draw import GraphDrawing, draw_graph, draw_merge
+from .sources import GroundTruth, PageSpec, resolve_pages
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["NODE_SOURCES", "format_summary", "inspect_pages", "load_inspect_config"]
+
+NODE_SOURCES = ("detections", "proposals")
+MAX_RELATIONS_DRAWN = 20  # strongest teacher-cosine edges drawn per page
+_TYPE_KEYS = {NODE_TEXT: "text", NODE_NONTEXT: "nontext", NODE_BACKGROUND: "background"}
+
+
+def load_inspect_config(config_file: str | os.PathLike, opts: Sequence[str] = ()):
+    """A frozen GraphKD config from ``config_file`` + ``opts``, datasets registered, on the CPU without CUDA.
+
+    Like ``graphkd.engine.trainer.setup_cfg`` without ``default_setup`` (which prints the whole config and
+    writes into ``OUTPUT_DIR``): an inspection run writes only into its own output folder.
+    """
+    import graphkd.data  # noqa: F401  (registers the builtin datasets)
+    import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the backbones)
+    from graphkd.config import get_graphkd_cfg
+    from graphkd.data import register_from_spec
+    from graphkd.engine.trainer import REPO_ROOT
+
+    config_file = os.fspath(config_file)
+    if not os.path.isfile(config_file):
+        raise FileNotFoundError(f"config file not found: {config_file}")
+    cfg = get_graphkd_cfg()
+    try:
+        cfg.merge_from_file(config_file)
+        cfg.merge_from_list(list(opts))
+    except (AssertionError, KeyError, ValueError) as exc:  # yacs reports unknown keys with a bare assert
+        raise ValueError(f"{config_file} (+ command-line overrides): {exc}") from None
+    for spec in cfg.DATASETS.REGISTER:
+        register_from_spec(spec)
+    teacher_cfg = cfg.TEACHER.CONFIG_FILE
+    if teacher_cfg and not os.path.isabs(teacher_cfg) and not os.path.exists(teacher_cfg):
+        in_repo = os.path.join(REPO_ROOT, teacher_cfg)  # configs name their teacher relative to the repo
+        if os.path.exists(in_repo):
+            cfg.TEACHER.CONFIG_FILE = in_repo
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logger.warning("CUDA is not available: inspecting on the CPU")
+        cfg.MODEL.DEVICE = "cpu"
+    cfg.freeze()
+    return cfg
+
+
+def _model_class_names(cfg) -> list[str] | None:
+    from detectron2.data import MetadataCatalog
+
+    for name in [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST]:
+        names = MetadataCatalog.get(name).get("thing_classes", None)
+        if names and len(names) == cfg.MODEL.ROI_HEADS.NUM_CLASSES:
+            return list(names)
+    return None
+
+
+def _build_model(cfg, weights: str | os.PathLike | None) -> tuple[torch.nn.Module, dict]:
+    """The ``GraphKDRCNN`` of ``cfg`` in eval mode, the student loaded from ``weights`` when given."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    if cfg.MODEL.META_ARCHITECTURE != "GraphKDRCNN":
+        raise ValueError(
+            f"inspecting instance graphs needs a GraphKD config (MODEL.META_ARCHITECTURE GraphKDRCNN with a "
+            f"teacher), got {cfg.MODEL.META_ARCHITECTURE}"
+        )
+    model = build_model(cfg)
+    info: dict = {
+        "student_weights": None,
+        "student_random_init": True,
+        "adapter_random_init": model.distiller.adapter is not None,
+        "teacher_config": cfg.TEACHER.CONFIG_FILE,
+        "teacher_weights": cfg.TEACHER.WEIGHTS or None,
+    }
+    if weights:
+        weights = os.fspath(weights)
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"student weights not found: {weights}")
+        checkpointer = DetectionCheckpointer(model)
+        incompatible = checkpointer._load_model(checkpointer._load_file(weights))
+        missing = [key for key in incompatible.missing_keys if not key.startswith("distiller.")]
+        if missing:
+            logger.warning("%s lacks %d student weights (e.g. %s): they stay random", weights, len(missing),
+                           missing[0])
+        info.update(
+            student_weights=weights,
+            student_random_init=False,
+            student_missing_keys=len(missing),
+            adapter_random_init=model.distiller.adapter is not None
+            and any(key.startswith("distiller.") for key in incompatible.missing_keys),
+        )
+    else:
+        logger.warning("no --weights: the student has random weights")
+    return model.eval(), info
+
+
+def _model_input(model, cfg, image_rgb: np.ndarray) -> tuple[dict, object]:
+    """The detectron2 input of a page at the test resolution, and the resize transform used."""
+    from detectron2.data import transforms as T
+
+    image = image_rgb[:, :, ::-1] if model.input_format == "BGR" else image_rgb
+    resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST)
+    transform = resize.get_transform(image)
+    resized = transform.apply_image(np.ascontiguousarray(image))
+    tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)).astype("float32"))  # (3, H', W')
+    height, width = image_rgb.shape[:2]
+    return {"image": tensor, "height": height, "width": width}, transform
+
+
+def _student_features(model, inputs: list[dict]) -> dict[str, Tensor]:
+    images = model.preprocess_image(inputs)
+    return model.backbone(images.tensor)
+
+
+def _pool_student(model, features: dict[str, Tensor], boxes) -> Tensor:
+    heads = model.roi_heads
+    return heads.box_pooler([features[f] for f in heads.box_in_features], [boxes])  # (N, C, 7, 7)
+
+
+@torch.no_grad()
+def _gt_nodes(model, inputs: list[dict], page: PageSpec, transform, seed: int) -> dict:
+    """Training-step nodes: RPN proposals + GT boxes, sampled by the RoI heads; positives + mined negatives."""
+    from detectron2.structures import Boxes, Instances
+    from detectron2.utils.events import EventStorage
+
+    image = inputs[0]["image"]
+    instances = Instances(tuple(image.shape[1:]))
+    instances.gt_boxes = Boxes(torch.as_tensor(transform.apply_box(page.gt_boxes), dtype=torch.float32))
+    instances.gt_classes = torch.as_tensor(page.gt_classes, dtype=torch.long)
+    instances = instances.to(model.device)
+    buffers = {name: buffer.clone() for name, buffer in model.named_buffers()}
+    try:
+        with torch.random.fork_rng(devices=[]), EventStorage():
+            torch.manual_seed(seed)
+            model.train()
+            features = _student_features(model, inputs)
+            proposals, _ = model.proposal_generator(model.preprocess_image(inputs), features, [instances])
+            proposals = model.roi_heads.label_and_sample_proposals(proposals, [instances])
+            boxes = proposals[0].proposal_boxes
+            student_pooled = _pool_student(model, features, boxes)  # (R, C, 7, 7)
+    finally:
+        model.eval()
+        for name, buffer in model.named_buffers():  # BatchNorm running statistics moved in train mode
+            buffer.copy_(buffers[name])
+    teacher_out = model.teacher_forward(inputs, [boxes])
+    node_mask, background = model.select_nodes(proposals, teacher_out["scores"])
+    return {
+        "boxes": boxes.tensor[node_mask],
+        "student": student_pooled[node_mask],
+        "teacher": teacher_out["pooled"][node_mask],
+        "is_background": background[node_mask],
+        "classes": proposals[0].gt_classes[node_mask],
+        "candidates": len(boxes),
+    }
+
+
+@torch.no_grad()
+def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> dict:
+    """The teacher's top-k detections (or RPN proposals) of the page, pooled by both networks."""
+    teacher = model.teacher
+    teacher_inputs = inputs
+    if teacher.input_format != model.input_format:
+        teacher_inputs = [{**x, "image": x["image"].flip(0)} for x in inputs]  # RGB <-> BGR
+    images = teacher.preprocess_image(teacher_inputs)
+    features = teacher.backbone(images.tensor)
+    proposals, _ = teacher.proposal_generator(images, features, None)
+    if node_source == "proposals":
+        found = proposals[0][:top_k]  # sorted by objectness after NMS
+        boxes, scores = found.proposal_boxes, found.objectness_logits.sigmoid()
+    else:
+        detections, _ = teacher.roi_heads(images, features, proposals)
+        found = detections[0][:top_k]  # sorted by score
+        boxes, scores = found.pred_boxes, found.scores
+    teacher_out = model.teacher_forward(inputs, [boxes])
+    student_pooled = _pool_student(model, _student_features(model, inputs), boxes)
+    num_classes = model.roi_heads.num_classes
+    return {
+        "boxes": boxes.tensor,
+        "student": student_pooled,
+        "teacher": teacher_out["pooled"],
+        "is_background": torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device),
+        # the teacher's class of each node: what "gt" node typing uses when there is no GT
+        "classes": teacher_out["scores"][:, :num_classes].argmax(dim=1),
+        "scores": scores,
+        "candidates": len(proposals[0]),
+    }
+
+
+def _counts(node_type: Tensor) -> dict[str, int]:
+    counts = {key: int((node_type == kind).sum()) for kind, key in _TYPE_KEYS.items()}
+    counts["total"] = int(node_type.numel())
+    return counts
+
+
+def _undirected_edges(edge_index: Tensor) -> Tensor:
+    """``(E, 2)`` each undirected edge once (p < q), self loops dropped."""
+    return edge_index[:, edge_index[0] < edge_index[1]].t()
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@torch.no_grad()
+def _inspect_page(
+    model,
+    cfg,
+    page: PageSpec,
+    truth: GroundTruth | None,
+    output_dir: Path,
+    node_source: str,
+    top_k: int,
+    seed: int,
+    model_info: dict,
+) -> dict:
+    from graphkd.distill.losses import node_loss, relation_matrices
+    from graphkd.inference.pages import read_image_rgb
+
+    image_rgb = read_image_rgb(page.path)  # (H, W, 3)
+    height, width = image_rgb.shape[:2]
+    inputs, transform = _model_input(model, cfg, image_rgb)
+    inputs = [inputs]
+    model_height, model_width = inputs[0]["image"].shape[1:]
+    scale = np.array([model_width / width, model_height / height] * 2, dtype=np.float32)
+    if truth is not None:
+        if page.record_size is not None and page.record_size != (height, width):
+            logger.warning("%s is %dx%d but its GT says %dx%d: boxes are used as they are", page.path, width,
+                           height, page.record_size[1], page.record_size[0])
+        num_classes = model.roi_heads.num_classes
+        if page.gt_classes.size and int(page.gt_classes.max()) >= num_classes:
+            raise ValueError(f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
+                             f"{num_classes} classes ({truth.source})")
+        nodes = _gt_nodes(model, inputs, page, transform, seed)
+        mode = "gt"
+    else:
+        nodes = _teacher_nodes(model, inputs, node_source, top_k)
+        mode = f"teacher_{node_source}"
+
+    distiller = model.distiller
+    with_classes = truth is not None or distiller.node_type_mode == "gt"
+    text_classes = truth.text_class_ids if truth is not None else distiller.text_classes
+    num_nodes = len(nodes["boxes"])
+    graphs = build_instance_graphs(
+        distiller.adapt(nodes["student"]),
+        nodes["teacher"],
+        nodes["boxes"],
+        [num_nodes],
+        is_background=nodes["is_background"],
+        gt_classes=nodes["classes"] if with_classes else None,
+        text_classes=(text_classes or None) if with_classes else None,
+        node_type_mode=distiller.node_type_mode,
+        adjacency_gap=distiller.adjacency_gap,
+        min_axis_overlap=distiller.min_axis_overlap,
+    )
+    if distiller.merge is not None:
+        merged = distiller.merge(graphs)
+        merged_batch, cluster = merged.batch, merged.cluster
+    else:
+        merged_batch, cluster = graphs, torch.arange(num_nodes, device=graphs.box.device)
+    sampled = distiller.sampler(merged_batch, generator=torch.Generator(device="cpu").manual_seed(seed))
+    final = sampled.batch
+    node_loss_value = distiller.node_loss_weight * node_loss(
+        final.x, final.x_teacher, final.batch, weight=sampled.weight, num_graphs=1
+    )
+    edge_loss_value = distiller.edge_loss_weight * distiller.edge_loss(
+        final.x, final.x_teacher, final.batch, node_type=final.node_type, num_graphs=1
+    )
+
+    # per-node weight before merging: its merged node's weight, 0 when sampling dropped that node
+    merged_weight = torch.zeros(merged_batch.num_nodes or 0, device=sampled.weight.device)
+    merged_weight[sampled.perm] = sampled.weight
+    node_weight = merged_weight[cluster]  # (N,)
+    teacher_rel, _ = relation_matrices(final.x_teacher, final.batch, 1)  # (1, F, F)
+    student_rel, _ = relation_matrices(final.x, final.batch, 1)
+    num_final = final.num_nodes or 0
+    upper = torch.triu_indices(num_final, num_final, offset=1, device=teacher_rel.device)  # (2, F(F-1)/2)
+    relation = teacher_rel[0][upper[0], upper[1]]  # (F(F-1)/2,)
+    strongest = relation.argsort(descending=True)[:MAX_RELATIONS_DRAWN]
+    relations = torch.stack(  # (R, 3): merged node p, merged node q, teacher cosine
+        [sampled.perm[upper[0, strongest]].float(), sampled.perm[upper[1, strongest]].float(), relation[strongest]],
+        dim=1,
+    )
+
+    def page_boxes(box: Tensor) -> np.ndarray:
+        return box.detach().cpu().numpy().reshape(-1, 4) / scale
+
+    name = page.name
+    outputs = {key: output_dir / f"{name}{suffix}" for key, suffix in
+               (("graph_png", "_graph.png"), ("merge_png", "_merge.png"), ("graphml", ".graphml"),
+                ("json", ".json"))}
+    drawing = GraphDrawing(
+        boxes=page_boxes(graphs.box),
+        node_type=graphs.node_type.cpu().numpy(),
+        weight=node_weight.cpu().numpy(),
+        edges=_undirected_edges(graphs.edge_index).cpu().numpy(),
+        cluster=cluster.cpu().numpy(),
+        merged_boxes=page_boxes(merged_batch.box),
+        merged_type=merged_batch.node_type.cpu().numpy(),
+        cluster_size=(merged_batch.cluster_size if "cluster_size" in merged_batch
+                      else torch.ones(merged_batch.num_nodes or 0, dtype=torch.long)).cpu().numpy(),
+        relations=relations.cpu().numpy(),
+    )
+    page_image = Image.fromarray(image_rgb)
+    draw_graph(page_image, drawing).save(outputs["graph_png"])
+    draw_merge(page_image, drawing).save(outputs["merge_png"])
+
+    data = graphs.get_example(0).cpu()
+    data.box = torch.as_tensor(drawing.boxes)  # page pixels
+    graph = to_networkx(data, cluster=cluster.cpu(), weight=node_weight.cpu())
+    graph.graph.update(page=name, file=str(page.path), mode=mode, width=width, height=height)
+    write_graphml(graph, outputs["graphml"])
+
+    cluster_size = torch.as_tensor(drawing.cluster_size)
+    agreement = node_type_agreement(graphs.node_type, graphs.gt_node_type) if truth is not None else math.nan
+    summary = {
+        "page": name,
+        "file": str(page.path),
+        "width": width,
+        "height": height,
+        "model_input_size": [int(model_height), int(model_width)],
+        "mode": mode,
+        "gt": truth.source if truth is not None else None,
+        "gt_boxes": int(len(page.gt_boxes)) if page.gt_boxes is not None else None,
+        "top_k": None if truth is not None else top_k,
+        "candidates": nodes["candidates"],
+        "empty": num_nodes == 0,
+        "note": ("no nodes: " + ("no positive or mined RoI" if truth is not None else "the teacher found nothing")
+                 + " on this page, the graph is empty") if num_nodes == 0 else None,
+        "node_type_mode": distiller.node_type_mode,
+        "nodes": {
+            "before_merge": _counts(graphs.node_type),
+            "after_merge": _counts(merged_batch.node_type),
+            "after_sampling": _counts(final.node_type),
+        },
+        "merged_clusters": int((cluster_size > 1).sum()),
+        "largest_cluster": int(cluster_size.max()) if cluster_size.numel() else 0,
+        "edges": {
+            "adjacency_before_merge": int(len(drawing.edges)),
+            "adjacency_after_merge": int(len(_undirected_edges(merged_batch.edge_index))),
+            "relation_pairs": int(num_final * (num_final - 1) // 2),
+        },
+        "relation_mean_abs_diff": _finite(float((student_rel - teacher_rel).abs().mean()))
+        if num_final > 0 else None,
+        "type_agreement_gt": _finite(agreement),
+        "losses": {
+            "loss_graphkd_node": float(node_loss_value),
+            "loss_graphkd_edge": float(edge_loss_value),
+            "node_loss_weight": distiller.node_loss_weight,
+            "edge_loss_weight": distiller.edge_loss_weight,
+        },
+        "sampling_weight_sum": float(sampled.weight.sum()),
+        **model_info,
+        "outputs": {key: str(path) for key, path in outputs.items()},
+    }
+    with open(outputs["json"], "w") as handle:
+        json.dump(summary, handle, indent=2)
+    logger.info("%s: %d nodes -> %d merged, %d edges", name, num_nodes, len(drawing.merged_boxes),
+                len(drawing.edges))
+    return summary
+
+
+def inspect_pages(
+    cfg,
+    inputs: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    gt: str | os.PathLike | None = None,
+    top_k: int = 100,
+    *,
+    dataset: str | None = None,
+    num_images: int | None = None,
+    node_source: str = "detections",
+    seed: int = 0,
+) -> list[dict]:
+    """Build, draw and export the instance graph of every page; returns each page's summary (its JSON).
+
+    Writes ``<page>_graph.png``, ``<page>_merge.png``, ``<page>.graphml`` and ``<page>.json`` into
+    ``output_dir`` (``<page>`` is the file's stem, made unique). With ``gt`` (a COCO json matched to the
+    inputs by file name) or ``dataset`` the nodes are a training step's; otherwise the teacher's top
+    ``top_k`` ``node_source`` (``"detections"`` or ``"proposals"``). See the module docstring.
+
+    Args:
+        cfg: a GraphKD config (``GraphKDRCNN``), e.g. from :func:`load_inspect_config`.
+        inputs: page images; may be empty with ``dataset`` (its first ``num_images`` pages).
+        output_dir: created if missing.
+        weights: the student's checkpoint; random student weights when ``None``.
+        seed: seeds the proposal sampling and the node sampling, so a page's graph is reproducible.
+    """
+    if node_source not in NODE_SOURCES:
+        raise ValueError(f"node_source must be one of {NODE_SOURCES}, got {node_source!r}")
+    if top_k < 1:
+        raise ValueError(f"top_k must be positive, got {top_k}")
+    pages, truth = resolve_pages(
+        inputs, gt=gt, dataset=dataset, num_images=num_images, model_classes=_model_class_names(cfg),
+        text_class_names=list(cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES),
+    )
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model, model_info = _build_model(cfg, weights)
+    return [
+        _inspect_page(model, cfg, page, truth, output_dir, node_source, top_k, seed, model_info) for page in pages
+    ]
+
+
+def format_summary(results: Sequence[dict]) -> str:
+    """A plain-text table of the page summaries: node counts by type before and after merging, edges, the
+    agreement with the GT split and the loss values."""
+    header = ("page", "mode", "text", "nontext", "bg", "merged", "edges", "agree", "L_node", "L_edge", "note")
+    rows = [header]
+    for result in results:
+        before, after = result["nodes"]["before_merge"], result["nodes"]["after_merge"]
+        agreement = result["type_agreement_gt"]
+        rows.append((
+            result["page"],
+            result["mode"],
+            str(before["text"]),
+            str(before["nontext"]),
+            str(before["background"]),
+            f"{before['total']}->{after['total']}",
+            str(result["edges"]["adjacency_before_merge"]),
+            "-" if agreement is None else f"{agreement:.2f}",
+            f"{result['losses']['loss_graphkd_node']:.4g}",
+            f"{result['losses']['loss_graphkd_edge']:.4g}",
+            "empty graph" if result["empty"] else "",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
