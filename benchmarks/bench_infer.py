@@ -4,18 +4,25 @@
     python benchmarks/bench_infer.py --num-pages 5 --warmup 1 --threads 2
 
 Every model sees the same generated 600x800 pages, preprocessed as ``scripts/predict.py`` does (the
-synthetic configs resize them to 384x512), one page per call. Times are medians over the timed pages of
-PyTorch eager ``model([x])`` and of the TorchScript trace (``graphkd.inference.export``) of the same model.
-Weights are random (initialised with a fixed seed): the speed of the backbone, FPN, RPN and box head does not
-depend on them; only the final per-class NMS does, slightly, through how many boxes pass the score threshold.
-FLOPs are fvcore's count on one page through detectron2's ``FlopCountAnalysis`` (one multiply-add = one
-flop; ops fvcore has no handle for, e.g. NMS and RoIAlign, count as zero). Prints a markdown table.
+synthetic configs resize them to 384x512), one page per call: PyTorch eager ``model([x])`` and the
+TorchScript trace (``graphkd.inference.export.trace_model``) of the same model. The six variants run
+interleaved, page by page, so a busy machine slows them alike; the table gives the median wall-clock
+ms/page (and pages/s) over the timed pages after the warm-up pages, and the median process CPU time per
+page (all threads), which another process's load disturbs less. Weights are random (fixed seed): the cost
+of the backbone, FPN, RPN and box head does not depend on them; only the final per-class NMS does, slightly,
+through how many boxes pass the score threshold. FLOPs are fvcore's count on one page through detectron2's
+``FlopCountAnalysis`` (one multiply-add = one flop; ops without an fvcore handle, e.g. NMS, count as zero).
+Prints a markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +30,7 @@ import torch
 from torch import nn
 
 from graphkd.data.synthetic import render_page
-from graphkd.engine.speed import count_parameters, inference_ms_per_image
+from graphkd.engine.speed import count_parameters
 from graphkd.inference import BatchPredictor, setup_inference_cfg
 from graphkd.inference.export import trace_model
 
@@ -35,19 +42,8 @@ MODELS = [  # (name, config)
 ]
 
 
-class TracedAsModel(nn.Module):
-    """A traced detector behind detectron2's ``model([{"image": ...}])`` call, so both are timed alike."""
-
-    def __init__(self, traced: torch.jit.ScriptModule) -> None:
-        super().__init__()
-        self.traced = traced
-
-    def forward(self, inputs: list[dict]) -> list:
-        return [self.traced(x["image"]) for x in inputs]
-
-
 def gflops(model: nn.Module, inputs: dict) -> float:
-    from detectron2.utils.analysis import FlopCountAnalysis
+    from detectron2.utils.analysis import FlopCountAnalysis  # after graphkd.inference.export (caffe2-free)
 
     analysis = FlopCountAnalysis(model, [inputs])
     analysis.unsupported_ops_warnings(False)
@@ -55,57 +51,74 @@ def gflops(model: nn.Module, inputs: dict) -> float:
     return analysis.total() / 1e9
 
 
-def bench_model(config: str, pages: list[np.ndarray], warmup: int) -> dict:
-    cfg = setup_inference_cfg(ROOT / config, device="cpu")
-    torch.manual_seed(0)
-    predictor = BatchPredictor(cfg)
-    model = predictor.model
-    inputs = [predictor.preprocess(page) for page in pages]
-    traced, _ = trace_model(model, inputs[0]["image"])
-    # inference_ms_per_image runs inputs[:warmup] untimed, then times every input
-    eager_ms = inference_ms_per_image(model, inputs, warmup=warmup)
-    traced_ms = inference_ms_per_image(TracedAsModel(traced), inputs, warmup=warmup)
+def build_variants(pages: list[np.ndarray]) -> tuple[dict[str, dict], dict[tuple[str, str], Callable]]:
+    """Per model: size and FLOPs; per (model, "eager"|"torchscript"): a call running one preprocessed page."""
+    info: dict[str, dict] = {}
+    variants: dict[tuple[str, str], Callable] = {}
+    for name, config in MODELS:
+        cfg = setup_inference_cfg(ROOT / config, device="cpu")
+        torch.manual_seed(0)
+        predictor = BatchPredictor(cfg)
+        model = predictor.model
+        inputs = [predictor.preprocess(page) for page in pages]
+        traced, _ = trace_model(model, inputs[0]["image"])
+        info[name] = {
+            "params_M": count_parameters(model) / 1e6,
+            "gflops": gflops(model, inputs[0]),
+            "inputs": inputs,
+        }
+        variants[name, "eager"] = lambda x, model=model: model([x])
+        variants[name, "torchscript"] = lambda x, traced=traced: traced(x["image"])
+    return info, variants
+
+
+@torch.no_grad()
+def time_interleaved(
+    info: dict[str, dict], variants: dict[tuple[str, str], Callable], warmup: int
+) -> dict[tuple[str, str], dict]:
+    """Median wall-clock and process-CPU ms/page of each variant; warm-up pages first, then every page."""
+    num_pages = len(next(iter(info.values()))["inputs"])
+    for index in range(min(warmup, num_pages)):
+        for (name, _), run in variants.items():
+            run(info[name]["inputs"][index])
+    wall: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
+    cpu: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
+    for index in range(num_pages):
+        for key, run in variants.items():
+            x = info[key[0]]["inputs"][index]
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            run(x)
+            wall[key].append((time.perf_counter() - wall_start) * 1000)
+            cpu[key].append((time.process_time() - cpu_start) * 1000)
     return {
-        "params_M": count_parameters(model) / 1e6,
-        "gflops": gflops(model, inputs[0]),
-        "eager_ms": eager_ms,
-        "traced_ms": traced_ms,
-        "size": tuple(inputs[0]["image"].shape[1:]),
+        key: {"wall_ms": statistics.median(wall[key]), "cpu_ms": statistics.median(cpu[key])}
+        for key in variants
     }
 
 
-def markdown_table(rows: dict[str, dict]) -> str:
+def markdown_table(info: dict[str, dict], times: dict[tuple[str, str], dict]) -> str:
     header = [
-        "model",
-        "params (M)",
-        "GFLOPs",
-        "eager ms/page",
-        "eager pages/s",
-        "TorchScript ms/page",
-        "TorchScript pages/s",
-        "speed-up vs teacher (eager)",
-    ]
-    teacher_ms = next(iter(rows.values()))["eager_ms"]
+        "model", "params (M)", "GFLOPs", "eager ms/page", "eager pages/s", "eager CPU ms/page",
+        "TorchScript ms/page", "TorchScript pages/s", "TorchScript CPU ms/page", "speed-up vs teacher (eager)",
+    ]  # fmt: skip
+    teacher = MODELS[0][0]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, r in rows.items():
+    for name, _ in MODELS:
+        eager, traced = times[name, "eager"], times[name, "torchscript"]
         cells = [
-            name,
-            f"{r['params_M']:.1f}",
-            f"{r['gflops']:.1f}",
-            f"{r['eager_ms']:.0f}",
-            f"{1000 / r['eager_ms']:.2f}",
-            f"{r['traced_ms']:.0f}",
-            f"{1000 / r['traced_ms']:.2f}",
-            f"{teacher_ms / r['eager_ms']:.2f}x",
-        ]
+            name, f"{info[name]['params_M']:.1f}", f"{info[name]['gflops']:.1f}",
+            f"{eager['wall_ms']:.0f}", f"{1000 / eager['wall_ms']:.2f}", f"{eager['cpu_ms']:.0f}",
+            f"{traced['wall_ms']:.0f}", f"{1000 / traced['wall_ms']:.2f}", f"{traced['cpu_ms']:.0f}",
+            f"{times[teacher, 'eager']['wall_ms'] / eager['wall_ms']:.2f}x",
+        ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--num-pages", type=int, default=20, help="timed pages per model (medians over them)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed pages before timing")
+    parser.add_argument("--num-pages", type=int, default=20, help="timed pages (medians over them)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed pages per variant before timing")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -115,16 +128,16 @@ def main() -> None:
         np.asarray(render_page(np.random.default_rng([7, i]), size=(600, 800))[0].convert("RGB"))
         for i in range(args.num_pages)
     ]
-    rows = {}
-    for name, config in MODELS:
-        rows[name] = bench_model(config, pages, args.warmup)
-        print(f"[bench_infer] {name}: {rows[name]}", flush=True)
-    height, width = next(iter(rows.values()))["size"]
+    info, variants = build_variants(pages)
+    times = time_interleaved(info, variants, args.warmup)
+    height, width = info[MODELS[0][0]]["inputs"][0]["image"].shape[1:]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"\nCPU inference, {args.num_pages} generated 600x800 pages resized to {width}x{height}, batch 1, "
-        f"{torch.get_num_threads()} threads, random-init weights; medians after {args.warmup} warm-up pages\n"
+        f"CPU inference, {args.num_pages} generated 600x800 pages resized to {width}x{height}, batch 1, "
+        f"{torch.get_num_threads()} torch threads on {os.cpu_count()} cores (load average {load:.1f}), "
+        f"random-init weights; medians after {args.warmup} warm-up pages, variants interleaved\n"
     )
-    print(markdown_table(rows))
+    print(markdown_table(info, times))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,8 @@ def add_graphkd_config(cfg: CN) -> CN:
 
     # extra COCO datasets to register, "name=annotations.json:image_root[:text_class,...]" each
     cfg.DATASETS.REGISTER = []
+    # skip training images that cannot be read (with a warning) instead of stopping with their file name
+    cfg.DATALOADER.SKIP_BAD_IMAGES = False
     return cfg
 
 

@@ -6,16 +6,22 @@
     # 8 GPUs
     python scripts/distill.py --num-gpus 8 --config-file configs/publaynet/graphkd_R50_from_R101.yaml \
         TEACHER.WEIGHTS teacher_R101_publaynet.pth
-    # resume after an interruption; evaluate a student
+    # 2 CPU processes (gloo) on a machine without CUDA
+    python scripts/distill.py --num-gpus 2 --config-file CFG
+    # resume after an interruption (same CFG and overrides); evaluate a student
     python scripts/distill.py --config-file CFG --resume
     python scripts/distill.py --config-file CFG --eval-only MODEL.WEIGHTS output/.../model_student.pth
 
 Checkpoints hold the student alone; ``OUTPUT_DIR/model_student.pth`` also drops the channel adapter and
-loads into plain detectron2 (``build_model`` + ``DetectionCheckpointer``).
+loads into plain detectron2 (``build_model`` + ``DetectionCheckpointer``). Checkpoints are replaced
+atomically, so ``--resume`` works after any kill. A bad config, dataset or teacher ends the run with a
+one-line ``error: ...`` and exit status 2 (``GRAPHKD_DEBUG=1`` shows the traceback).
 """
 
-from detectron2.engine import default_argument_parser, launch
+from detectron2.engine import default_argument_parser
 
+from graphkd.engine.errors import exit_on_user_error
+from graphkd.engine.launch import launch
 from graphkd.engine.trainer import run
 
 
@@ -25,5 +31,6 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    with exit_on_user_error():
+        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+               dist_url=args.dist_url, args=(args,))

@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import weakref
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
-from detectron2.engine import DefaultTrainer, default_setup
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, create_ddp_model, default_setup
+from detectron2.engine.train_loop import TrainerBase
 from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from graphkd.config import get_graphkd_cfg
 from graphkd.env import detectron2_has_ops
+
+from . import data as engine_data
+from .checkpoint import AtomicCheckpointer
+from .errors import check_finite_losses
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +29,58 @@ STUDENT_CHECKPOINT = "model_student.pth"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+class _FiniteLossCheck:
+    """Names the NaN/Inf loss and the iteration (detectron2 only says the total is not finite)."""
+
+    def _write_metrics(self, loss_dict, data_time: float, prefix: str = "") -> None:
+        check_finite_losses(loss_dict, self.iter)
+        super()._write_metrics(loss_dict, data_time, prefix)
+
+
+class _SimpleTrainer(_FiniteLossCheck, SimpleTrainer):
+    pass
+
+
+class _AMPTrainer(_FiniteLossCheck, AMPTrainer):
+    pass
+
+
 class GraphKDTrainer(DefaultTrainer):
     """``DefaultTrainer`` with COCO box evaluation (pycocotools when detectron2 has no C++ ops) and, for GraphKD
-    runs, a student-only checkpoint written at the end of training."""
+    runs, a student-only checkpoint written at the end of training.
+
+    Also: checkpoints are replaced atomically (a kill never leaves a corrupt one for ``--resume``), a
+    non-finite loss is named with its iteration, unreadable images are named or skipped
+    (``DATALOADER.SKIP_BAD_IMAGES``), and several CPU processes (gloo) train with DDP.
+    """
+
+    def __init__(self, cfg: CfgNode):
+        # DefaultTrainer.__init__, except: DDP without device_ids on the CPU (detectron2 always passes the local
+        # rank), the loss check above, and AtomicCheckpointer for DetectionCheckpointer.
+        TrainerBase.__init__(self)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+            setup_logger()
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        ddp_kwargs = {"device_ids": None} if torch.device(cfg.MODEL.DEVICE).type == "cpu" else {}
+        model = create_ddp_model(model, broadcast_buffers=False, **ddp_kwargs)
+        self._trainer = (_AMPTrainer if cfg.SOLVER.AMP.ENABLED else _SimpleTrainer)(model, data_loader, optimizer)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = AtomicCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_train_loader(cls, cfg: CfgNode):
+        return engine_data.build_train_loader(cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg: CfgNode, dataset_name: str):
+        return engine_data.build_test_loader(cfg, dataset_name)
 
     @classmethod
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):

@@ -9,8 +9,9 @@ Nodes come from one of two places:
   by its RoI heads exactly as in a training step (model in training mode inside an ``EventStorage``, no
   optimizer, BatchNorm statistics restored afterwards), then the positives and the teacher-mined
   negatives (``GraphKDRCNN.select_nodes``);
-* without GT: the teacher in eval mode, its final detections (``"detections"``, score above its
-  ``ROI_HEADS.SCORE_THRESH_TEST``) or its RPN proposals after NMS (``"proposals"``), the ``top_k``
+* without GT: the teacher in eval mode, its final detections (``"detections"``: score above its
+  ``ROI_HEADS.SCORE_THRESH_TEST``, then a class-agnostic NMS at its ``NMS_THRESH_TEST`` so a region
+  found as two classes is one node) or its RPN proposals after NMS (``"proposals"``), the ``top_k``
   highest scoring; no background nodes.
 
 Both networks pool the same boxes (``GraphKDRCNN.teacher_forward`` and the student's box pooler); the
@@ -98,17 +99,25 @@ def _model_class_names(cfg) -> list[str] | None:
     return None
 
 
-def _build_model(cfg, weights: str | os.PathLike | None) -> tuple[torch.nn.Module, dict]:
-    """The ``GraphKDRCNN`` of ``cfg`` in eval mode, the student loaded from ``weights`` when given."""
+def _build_model(cfg, weights: str | os.PathLike | None, seed: int) -> tuple[torch.nn.Module, dict]:
+    """The ``GraphKDRCNN`` of ``cfg`` in eval mode, the student loaded from ``weights`` when given.
+
+    Random weights (a student without ``weights``, the adapter, a teacher allowed to be random) are drawn
+    from ``seed``, so a run is reproducible either way.
+    """
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
+
+    import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the backbones)
 
     if cfg.MODEL.META_ARCHITECTURE != "GraphKDRCNN":
         raise ValueError(
             f"inspecting instance graphs needs a GraphKD config (MODEL.META_ARCHITECTURE GraphKDRCNN with a "
             f"teacher), got {cfg.MODEL.META_ARCHITECTURE}"
         )
-    model = build_model(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(cfg)
     info: dict = {
         "student_weights": None,
         "student_random_init": True,
@@ -124,8 +133,9 @@ def _build_model(cfg, weights: str | os.PathLike | None) -> tuple[torch.nn.Modul
         incompatible = checkpointer._load_model(checkpointer._load_file(weights))
         missing = [key for key in incompatible.missing_keys if not key.startswith("distiller.")]
         if missing:
-            logger.warning("%s lacks %d student weights (e.g. %s): they stay random", weights, len(missing),
-                           missing[0])
+            logger.warning(
+                "%s lacks %d student weights (e.g. %s): they stay random", weights, len(missing), missing[0]
+            )
         info.update(
             student_weights=weights,
             student_random_init=False,
@@ -146,7 +156,9 @@ def _model_input(model, cfg, image_rgb: np.ndarray) -> tuple[dict, object]:
     resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST)
     transform = resize.get_transform(image)
     resized = transform.apply_image(np.ascontiguousarray(image))
-    tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)).astype("float32"))  # (3, H', W')
+    tensor = torch.as_tensor(
+        np.ascontiguousarray(resized.transpose(2, 0, 1)).astype("float32")
+    )  # (3, H', W')
     height, width = image_rgb.shape[:2]
     return {"image": tensor, "height": height, "width": width}, transform
 
@@ -200,7 +212,13 @@ def _gt_nodes(model, inputs: list[dict], page: PageSpec, transform, seed: int) -
 
 @torch.no_grad()
 def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> dict:
-    """The teacher's top-k detections (or RPN proposals) of the page, pooled by both networks."""
+    """The teacher's top-k detections (or RPN proposals) of the page, pooled by both networks.
+
+    The teacher's pooled features and scores on the chosen boxes are ``GraphKDRCNN.teacher_forward``'s,
+    computed from the features the detection already needed (one teacher backbone pass per page).
+    """
+    from detectron2.layers import nms
+
     teacher = model.teacher
     teacher_inputs = inputs
     if teacher.input_format != model.input_format:
@@ -208,23 +226,27 @@ def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> d
     images = teacher.preprocess_image(teacher_inputs)
     features = teacher.backbone(images.tensor)
     proposals, _ = teacher.proposal_generator(images, features, None)
+    heads = teacher.roi_heads
     if node_source == "proposals":
         found = proposals[0][:top_k]  # sorted by objectness after NMS
         boxes, scores = found.proposal_boxes, found.objectness_logits.sigmoid()
     else:
-        detections, _ = teacher.roi_heads(images, features, proposals)
-        found = detections[0][:top_k]  # sorted by score
+        detections, _ = heads(images, features, proposals)
+        found = detections[0]
+        # one node per region: class-wise NMS leaves a region detected as two classes twice
+        keep = nms(found.pred_boxes.tensor, found.scores, heads.box_predictor.test_nms_thresh)
+        found = found[keep[:top_k]]  # sorted by score
         boxes, scores = found.pred_boxes, found.scores
-    teacher_out = model.teacher_forward(inputs, [boxes])
+    teacher_pooled = heads.box_pooler([features[f] for f in heads.box_in_features], [boxes])  # (N, C_t, 7, 7)
+    teacher_scores, _ = heads.box_predictor(heads.box_head(teacher_pooled))  # (N, num_classes + 1)
     student_pooled = _pool_student(model, _student_features(model, inputs), boxes)
-    num_classes = model.roi_heads.num_classes
     return {
         "boxes": boxes.tensor,
         "student": student_pooled,
-        "teacher": teacher_out["pooled"],
+        "teacher": teacher_pooled,
         "is_background": torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device),
         # the teacher's class of each node: what "gt" node typing uses when there is no GT
-        "classes": teacher_out["scores"][:, :num_classes].argmax(dim=1),
+        "classes": teacher_scores[:, : heads.num_classes].argmax(dim=1),
         "scores": scores,
         "candidates": len(proposals[0]),
     }
@@ -268,12 +290,20 @@ def _inspect_page(
     scale = np.array([model_width / width, model_height / height] * 2, dtype=np.float32)
     if truth is not None:
         if page.record_size is not None and page.record_size != (height, width):
-            logger.warning("%s is %dx%d but its GT says %dx%d: boxes are used as they are", page.path, width,
-                           height, page.record_size[1], page.record_size[0])
+            logger.warning(
+                "%s is %dx%d but its GT says %dx%d: boxes are used as they are",
+                page.path,
+                width,
+                height,
+                page.record_size[1],
+                page.record_size[0],
+            )
         num_classes = model.roi_heads.num_classes
         if page.gt_classes.size and int(page.gt_classes.max()) >= num_classes:
-            raise ValueError(f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
-                             f"{num_classes} classes ({truth.source})")
+            raise ValueError(
+                f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
+                f"{num_classes} classes ({truth.source})"
+            )
         nodes = _gt_nodes(model, inputs, page, transform, seed)
         mode = "gt"
     else:
@@ -319,9 +349,17 @@ def _inspect_page(
     num_final = final.num_nodes or 0
     upper = torch.triu_indices(num_final, num_final, offset=1, device=teacher_rel.device)  # (2, F(F-1)/2)
     relation = teacher_rel[0][upper[0], upper[1]]  # (F(F-1)/2,)
-    strongest = relation.argsort(descending=True)[:MAX_RELATIONS_DRAWN]
+    # the strongest relations between nodes at distinct places (a line between equal boxes has no length)
+    centre = final.box.view(-1, 2, 2).mean(dim=1)  # (F, 2)
+    apart = (centre[upper[0]] - centre[upper[1]]).norm(dim=1) >= 1.0
+    strongest = torch.where(apart, relation, relation.new_tensor(-math.inf)).argsort(descending=True)
+    strongest = strongest[: min(MAX_RELATIONS_DRAWN, int(apart.sum()))]
     relations = torch.stack(  # (R, 3): merged node p, merged node q, teacher cosine
-        [sampled.perm[upper[0, strongest]].float(), sampled.perm[upper[1, strongest]].float(), relation[strongest]],
+        [
+            sampled.perm[upper[0, strongest]].float(),
+            sampled.perm[upper[1, strongest]].float(),
+            relation[strongest],
+        ],
         dim=1,
     )
 
@@ -329,9 +367,15 @@ def _inspect_page(
         return box.detach().cpu().numpy().reshape(-1, 4) / scale
 
     name = page.name
-    outputs = {key: output_dir / f"{name}{suffix}" for key, suffix in
-               (("graph_png", "_graph.png"), ("merge_png", "_merge.png"), ("graphml", ".graphml"),
-                ("json", ".json"))}
+    outputs = {
+        key: output_dir / f"{name}{suffix}"
+        for key, suffix in (
+            ("graph_png", "_graph.png"),
+            ("merge_png", "_merge.png"),
+            ("graphml", ".graphml"),
+            ("json", ".json"),
+        )
+    }
     drawing = GraphDrawing(
         boxes=page_boxes(graphs.box),
         node_type=graphs.node_type.cpu().numpy(),
@@ -340,8 +384,13 @@ def _inspect_page(
         cluster=cluster.cpu().numpy(),
         merged_boxes=page_boxes(merged_batch.box),
         merged_type=merged_batch.node_type.cpu().numpy(),
-        cluster_size=(merged_batch.cluster_size if "cluster_size" in merged_batch
-                      else torch.ones(merged_batch.num_nodes or 0, dtype=torch.long)).cpu().numpy(),
+        cluster_size=(
+            merged_batch.cluster_size
+            if "cluster_size" in merged_batch
+            else torch.ones(merged_batch.num_nodes or 0, dtype=torch.long)
+        )
+        .cpu()
+        .numpy(),
         relations=relations.cpu().numpy(),
     )
     page_image = Image.fromarray(image_rgb)
@@ -368,8 +417,13 @@ def _inspect_page(
         "top_k": None if truth is not None else top_k,
         "candidates": nodes["candidates"],
         "empty": num_nodes == 0,
-        "note": ("no nodes: " + ("no positive or mined RoI" if truth is not None else "the teacher found nothing")
-                 + " on this page, the graph is empty") if num_nodes == 0 else None,
+        "note": (
+            "no nodes: "
+            + ("no positive or mined RoI" if truth is not None else "the teacher found nothing")
+            + " on this page, the graph is empty"
+        )
+        if num_nodes == 0
+        else None,
         "node_type_mode": distiller.node_type_mode,
         "nodes": {
             "before_merge": _counts(graphs.node_type),
@@ -384,7 +438,8 @@ def _inspect_page(
             "relation_pairs": int(num_final * (num_final - 1) // 2),
         },
         "relation_mean_abs_diff": _finite(float((student_rel - teacher_rel).abs().mean()))
-        if num_final > 0 else None,
+        if num_final > 0
+        else None,
         "type_agreement_gt": _finite(agreement),
         "losses": {
             "loss_graphkd_node": float(node_loss_value),
@@ -398,8 +453,9 @@ def _inspect_page(
     }
     with open(outputs["json"], "w") as handle:
         json.dump(summary, handle, indent=2)
-    logger.info("%s: %d nodes -> %d merged, %d edges", name, num_nodes, len(drawing.merged_boxes),
-                len(drawing.edges))
+    logger.info(
+        "%s: %d nodes -> %d merged, %d edges", name, num_nodes, len(drawing.merged_boxes), len(drawing.edges)
+    )
     return summary
 
 
@@ -435,14 +491,19 @@ def inspect_pages(
     if top_k < 1:
         raise ValueError(f"top_k must be positive, got {top_k}")
     pages, truth = resolve_pages(
-        inputs, gt=gt, dataset=dataset, num_images=num_images, model_classes=_model_class_names(cfg),
+        inputs,
+        gt=gt,
+        dataset=dataset,
+        num_images=num_images,
+        model_classes=_model_class_names(cfg),
         text_class_names=list(cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES),
     )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model, model_info = _build_model(cfg, weights)
+    model, model_info = _build_model(cfg, weights, seed)
     return [
-        _inspect_page(model, cfg, page, truth, output_dir, node_source, top_k, seed, model_info) for page in pages
+        _inspect_page(model, cfg, page, truth, output_dir, node_source, top_k, seed, model_info)
+        for page in pages
     ]
 
 
@@ -454,19 +515,21 @@ def format_summary(results: Sequence[dict]) -> str:
     for result in results:
         before, after = result["nodes"]["before_merge"], result["nodes"]["after_merge"]
         agreement = result["type_agreement_gt"]
-        rows.append((
-            result["page"],
-            result["mode"],
-            str(before["text"]),
-            str(before["nontext"]),
-            str(before["background"]),
-            f"{before['total']}->{after['total']}",
-            str(result["edges"]["adjacency_before_merge"]),
-            "-" if agreement is None else f"{agreement:.2f}",
-            f"{result['losses']['loss_graphkd_node']:.4g}",
-            f"{result['losses']['loss_graphkd_edge']:.4g}",
-            "empty graph" if result["empty"] else "",
-        ))
+        rows.append(
+            (
+                result["page"],
+                result["mode"],
+                str(before["text"]),
+                str(before["nontext"]),
+                str(before["background"]),
+                f"{before['total']}->{after['total']}",
+                str(result["edges"]["adjacency_before_merge"]),
+                "-" if agreement is None else f"{agreement:.2f}",
+                f"{result['losses']['loss_graphkd_node']:.4g}",
+                f"{result['losses']['loss_graphkd_edge']:.4g}",
+                "empty graph" if result["empty"] else "",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from graphkd.graph import NODE_BACKGROUND
+
 __all__ = ["GraphDrawing", "draw_graph", "draw_merge", "TYPE_COLOURS", "TYPE_NAMES"]
 
 TYPE_NAMES = ("text", "non-text", "background")  # indexed by node_type
@@ -46,7 +48,9 @@ def _font(size: int) -> ImageFont.ImageFont:
     try:
         import matplotlib
 
-        candidates.append(str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"))
+        candidates.append(
+            str(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
+        )
     except ImportError:  # matplotlib is a dependency, but the drawing does not need it
         pass
     for candidate in candidates:
@@ -84,12 +88,10 @@ def _draw_nodes(
 ) -> None:
     for box, kind, alpha in zip(boxes.tolist(), node_type.tolist(), opacity.tolist()):
         colour = TYPE_COLOURS[int(kind)]
-        draw.rectangle(
-            box,
-            fill=colour + (int(60 * alpha),),
-            outline=colour + (int(50 + 205 * alpha),),
-            width=unit,
-        )
+        fill = (
+            0 if kind == NODE_BACKGROUND else int(30 * alpha)
+        )  # background RoIs overlap a lot: outline only
+        draw.rectangle(box, fill=colour + (fill,), outline=colour + (int(40 + 215 * alpha),), width=unit)
 
 
 def _draw_clusters(
@@ -100,13 +102,15 @@ def _draw_clusters(
         if count < 2:
             continue
         pad = unit
-        draw.rectangle([box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], outline=colour + (255,),
-                       width=2 * unit)
+        draw.rectangle(
+            [box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], outline=colour + (255,), width=2 * unit
+        )
         _label(draw, (box[0] + 2 * unit, box[1] + 2 * unit), f"x{count}", font, colour)
 
 
-def _legend(draw: ImageDraw.ImageDraw, size: tuple[int, int], entries: list[tuple[str, tuple, str]], font,
-            unit: int) -> None:
+def _legend(
+    draw: ImageDraw.ImageDraw, size: tuple[int, int], entries: list[tuple[str, tuple, str]], font, unit: int
+) -> None:
     """A legend in the bottom-right corner: ``(kind, colour, text)`` with kind box, line or thick."""
     width, height = size
     text_boxes = [draw.textbbox((0, 0), text, font=font) for _, _, text in entries]
@@ -121,13 +125,18 @@ def _legend(draw: ImageDraw.ImageDraw, size: tuple[int, int], entries: list[tupl
         middle = top + row / 2
         left = x0 + 3 * unit
         if kind == "box":
-            draw.rectangle([left, top + unit, left + swatch, top + row - unit], fill=colour + (90,),
-                           outline=colour + (255,), width=unit)
+            draw.rectangle(
+                [left, top + unit, left + swatch, top + row - unit],
+                fill=colour + (90,),
+                outline=colour + (255,),
+                width=unit,
+            )
         else:
             line_width = 4 * unit if kind == "thick" else unit
             draw.line([left, middle, left + swatch, middle], fill=colour + (255,), width=line_width)
-        draw.text((left + swatch + 3 * unit, middle - (bbox[1] + bbox[3]) / 2), text, fill=(0, 0, 0, 255),
-                  font=font)
+        draw.text(
+            (left + swatch + 3 * unit, middle - (bbox[1] + bbox[3]) / 2), text, fill=(0, 0, 0, 255), font=font
+        )
 
 
 def draw_graph(page: Image.Image, drawing: GraphDrawing) -> Image.Image:
@@ -145,16 +154,21 @@ def draw_graph(page: Image.Image, drawing: GraphDrawing) -> Image.Image:
     _draw_nodes(draw, drawing.boxes, drawing.node_type, opacity, unit)
     centres = _centres(drawing.boxes) if len(drawing.boxes) else np.zeros((0, 2))
     for p, q in drawing.edges.tolist():
-        draw.line([*centres[p].tolist(), *centres[q].tolist()], fill=ADJACENCY_COLOUR + (150,), width=unit)
+        draw.line([*centres[p].tolist(), *centres[q].tolist()], fill=ADJACENCY_COLOUR + (90,), width=unit)
     _draw_clusters(draw, drawing.merged_boxes, drawing.cluster_size, unit, font)
     merged_centres = _centres(drawing.merged_boxes) if len(drawing.merged_boxes) else np.zeros((0, 2))
     for p, q, cosine in drawing.relations.tolist():
         line_width = max(1, round(unit * (1 + 5 * max(cosine, 0.0))))
-        draw.line([*merged_centres[int(p)].tolist(), *merged_centres[int(q)].tolist()],
-                  fill=RELATION_COLOUR + (210,), width=line_width)
+        draw.line(
+            [*merged_centres[int(p)].tolist(), *merged_centres[int(q)].tolist()],
+            fill=RELATION_COLOUR + (210,),
+            width=line_width,
+        )
     for centre in merged_centres[np.unique(drawing.relations[:, :2].astype(int))].tolist():
-        draw.ellipse([centre[0] - 2 * unit, centre[1] - 2 * unit, centre[0] + 2 * unit, centre[1] + 2 * unit],
-                     fill=RELATION_COLOUR + (255,))
+        draw.ellipse(
+            [centre[0] - 2 * unit, centre[1] - 2 * unit, centre[0] + 2 * unit, centre[1] + 2 * unit],
+            fill=RELATION_COLOUR + (255,),
+        )
     if len(drawing.boxes) == 0:
         _label(draw, (4 * unit, 4 * unit), "no nodes: empty graph", font, (0, 0, 0))
     entries = [("box", TYPE_COLOURS[kind], f"{name} node") for kind, name in enumerate(TYPE_NAMES)]
@@ -176,7 +190,8 @@ def _panel(page: Image.Image, boxes, node_type, cluster_size, title: str) -> Ima
     _draw_nodes(draw, boxes, node_type, np.ones(len(boxes)), unit)
     if cluster_size is not None:
         _draw_clusters(draw, boxes, cluster_size, unit, font)
-    _label(draw, (4 * unit, 4 * unit), title, font, (0, 0, 0))
+    _, top, _, bottom = draw.textbbox((0, 0), title, font=font)
+    _label(draw, (4 * unit, image.height - (bottom - top) - 6 * unit), title, font, (0, 0, 0))
     return image
 
 
@@ -188,10 +203,16 @@ def _describe(node_type: np.ndarray) -> str:
 def draw_merge(page: Image.Image, drawing: GraphDrawing) -> Image.Image:
     """Before (left) and after (right) text-node merging, side by side: twice the page's width."""
     width, height = page.size
-    before = _panel(page, drawing.boxes, drawing.node_type, None,
-                    f"before merging: {_describe(drawing.node_type)}")
-    after = _panel(page, drawing.merged_boxes, drawing.merged_type, drawing.cluster_size,
-                   f"after merging: {_describe(drawing.merged_type)}")
+    before = _panel(
+        page, drawing.boxes, drawing.node_type, None, f"before merging: {_describe(drawing.node_type)}"
+    )
+    after = _panel(
+        page,
+        drawing.merged_boxes,
+        drawing.merged_type,
+        drawing.cluster_size,
+        f"after merging: {_describe(drawing.merged_type)}",
+    )
     out = Image.new("RGB", (2 * width, height), (255, 255, 255))
     out.paste(before, (0, 0))
     out.paste(after, (width, 0))

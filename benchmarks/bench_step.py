@@ -1,0 +1,121 @@
+"""Cost of one GraphKD training iteration on this machine, against its parts.
+
+    python benchmarks/bench_step.py                       # batch 2, 512 RoIs/image, synthetic pages, CPU
+    python benchmarks/bench_step.py --iters 5 --warmup 1  # a quick look
+
+Times (median over --iters after --warmup, same batch every time):
+  student step    plain Faster R-CNN training step of the student (forward + backward + SGD step)
+  teacher fwd     the frozen teacher on the same images and the student's sampled RoIs (no_grad)
+  GraphKD step    the full GraphKDRCNN training step (student + teacher + graph losses)
+  graph part      building, typing, merging, sampling and both losses, forward + backward, alone
+and prints the GraphKD overhead (GraphKD - student - teacher) / (student + teacher) and the peak RSS.
+Weights are random (GRAPHKD_ALLOW_RANDOM_TEACHER): speed does not depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+import torch
+
+
+def timed(fn, iters: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config-file", default="configs/synthetic/graphkd_R18_from_R50.yaml")
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rois", type=int, default=512, help="MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args()
+    os.environ.setdefault("GRAPHKD_ALLOW_RANDOM_TEACHER", "1")
+
+    from detectron2.data import DatasetCatalog, DatasetMapper
+    from detectron2.modeling import GeneralizedRCNN, build_model
+    from detectron2.utils.events import EventStorage
+
+    import graphkd.data  # noqa: F401
+    import graphkd.modeling  # noqa: F401
+    from graphkd.config import get_graphkd_cfg
+
+    cfg = get_graphkd_cfg()
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(["MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", args.rois, "TEACHER.WEIGHTS", "", *args.opts])
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    model.train()
+    mapper = DatasetMapper(cfg, is_train=True)
+    inputs = [mapper(record) for record in DatasetCatalog.get(cfg.DATASETS.TRAIN[0])[: args.batch]]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+
+    def step(losses: dict) -> None:
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+
+    captured = {}
+    distiller_forward = model.distiller.forward
+
+    def capture(*a, **k):
+        captured["args"] = [x.detach() if torch.is_tensor(x) else x for x in a]
+        return distiller_forward(*a, **k)
+
+    model.distiller.forward = capture
+    with EventStorage():
+        model(inputs)  # one pass to capture the graph part's inputs and the sampled boxes
+        model.distiller.forward = distiller_forward
+        student_pooled, teacher_pooled, boxes, num_nodes, background, gt_classes = captured["args"]
+
+        rows = {}
+        rows["student step"] = timed(lambda: step(GeneralizedRCNN.forward(model, inputs)), args.iters, args.warmup)
+        rss_student = peak_rss_mb()
+        images = model.preprocess_image(inputs)
+        with torch.no_grad():
+            proposals, _ = model.proposal_generator(images, model.backbone(images.tensor),
+                                                    [x["instances"] for x in inputs])
+            sampled = model.roi_heads.label_and_sample_proposals(proposals, [x["instances"] for x in inputs])
+        sampled_boxes = [p.proposal_boxes for p in sampled]
+        rows["teacher fwd"] = timed(lambda: model.teacher_forward(inputs, sampled_boxes), args.iters, args.warmup)
+        rows["GraphKD step"] = timed(lambda: step(model(inputs)), args.iters, args.warmup)
+        rss_graphkd = peak_rss_mb()
+
+        def graph_part():
+            feats = student_pooled.clone().requires_grad_(True)
+            losses, _ = model.distiller(feats, teacher_pooled, boxes, num_nodes, background, gt_classes)
+            sum(losses.values()).backward()
+
+        rows["graph part"] = timed(graph_part, args.iters, args.warmup)
+
+    base = rows["student step"] + rows["teacher fwd"]
+    overhead = (rows["GraphKD step"] - base) / base
+    print(f"config {args.config_file}, batch {args.batch}, {args.rois} RoIs/image, {len(boxes)} graph nodes, "
+          f"threads {torch.get_num_threads()}, median of {args.iters} after {args.warmup} warm-up")
+    print("| part | ms/iter |\n|---|---|")
+    for name, ms in rows.items():
+        print(f"| {name} | {ms:.0f} |")
+    print(f"GraphKD overhead (GraphKD - student - teacher) / (student + teacher): {100 * overhead:.1f}%")
+    print(f"graph part / (student + teacher): {100 * rows['graph part'] / base:.1f}%")
+    print(f"peak RSS: {rss_student:.0f} MB after the student steps, {rss_graphkd:.0f} MB after the GraphKD steps")
+
+
+if __name__ == "__main__":
+    main()
