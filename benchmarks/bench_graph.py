@@ -9,11 +9,11 @@ regions (70% text) plus random background RoIs, so graphs are as dense as real p
     .venv/bin/python benchmarks/bench_graph.py            # full table, a few minutes
     .venv/bin/python benchmarks/bench_graph.py --quick    # smoke run, seconds
 
-Memory: each measured call runs twice more in a forked child that tells glibc to map every block of
-1 MiB or more on its own (mallopt), so freed tensors of earlier runs neither hide nor inflate the
-peak; the peak is the child's resident-set high-water mark (VmHWM, reset through
-/proc/self/clear_refs) during the second call above its resident set before it (the first call
-faults in the code pages the child does not share yet). Times come from the parent, with
+Memory: each measured call runs once more in a forked child that tells glibc to map every block of
+1 MiB or more on its own (mallopt) and to give back its free heap (malloc_trim), so freed tensors of
+earlier runs neither hide nor inflate the peak; the peak is the child's resident-set high-water mark
+(VmHWM, reset through /proc/self/clear_refs) during the call above its resident set before it. The
+same stage on a tiny batch runs first, to fault in code pages the child does not share yet. Times come from the parent, with
 the default allocator.
 """
 
@@ -273,8 +273,12 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
-def peak_mib(function: Callable[[], object]) -> float:
-    """Resident-set high-water mark of ``function()`` above the resident set before it (MiB), NaN if unknown."""
+def peak_mib(function: Callable[[], object], warm_up: Callable[[], object]) -> float:
+    """Resident-set high-water mark of ``function()`` above the resident set before it (MiB), NaN if unknown.
+
+    ``warm_up`` (the same stage on a tiny batch) first faults in the code pages that the forked child
+    does not share with the parent yet, so that they do not count.
+    """
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: measure, report, exit without running the parent's cleanup
@@ -284,7 +288,7 @@ def peak_mib(function: Callable[[], object]) -> float:
             libc = ctypes.CDLL(None)
             libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
             libc.mallopt(_M_TRIM_THRESHOLD, 1 << 20)
-            function()  # fault in the code pages the child does not share with the parent yet
+            warm_up()
             gc.collect()
             libc.malloc_trim(0)  # give back the free heap memory inherited from the parent
             Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current VmRSS
@@ -306,9 +310,8 @@ def peak_mib(function: Callable[[], object]) -> float:
         return math.nan
 
 
-def bench_size(num_images: int, nodes: int, channels: int, repeats: int) -> list[tuple]:
-    """Rows ``(stage, edges, batched s, naive s, batched MiB, naive MiB)`` for one batch size."""
-    rois = synthetic_rois(num_images, nodes, channels)
+def stage_functions(rois: dict) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+    """``{stage: (batched, naive)}`` closures over one batch of RoIs."""
     batch = build_instance_graphs(**rois)
     merged = TextNodeMerge(MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO)(batch).batch
     naive_batch = naive_build(rois)
@@ -316,7 +319,7 @@ def bench_size(num_images: int, nodes: int, channels: int, repeats: int) -> list
     assert torch.equal(naive_batch.node_type, batch.node_type), "naive and batched node types differ"
     naive_merged = naive_merge(naive_batch)
     assert torch.equal(naive_merged.cluster_size, merged.cluster_size), "naive and batched merges differ"
-    stages = {
+    return {
         "build": (lambda: build_instance_graphs(**rois), lambda: naive_build(rois)),
         "typing": (
             lambda: covariance_node_types(rois["teacher_feats"], batch.batch, rois["is_background"]),
@@ -331,13 +334,22 @@ def bench_size(num_images: int, nodes: int, channels: int, repeats: int) -> list
             lambda: naive_sample(merged, torch.Generator().manual_seed(0)),
         ),
     }
+
+
+def bench_size(num_images: int, nodes: int, channels: int, repeats: int) -> list[tuple]:
+    """Rows ``(stage, edges, batched s, naive s, batched MiB, naive MiB)`` for one batch size."""
+    rois = synthetic_rois(num_images, nodes, channels)
+    stages = stage_functions(rois)
+    tiny = stage_functions(synthetic_rois(2, 16, channels, seed=1))  # warm-ups
+    num_edges = build_instance_graphs(**rois).edge_index.size(1)
     rows = []
     for stage, (batched, naive) in stages.items():
+        tiny[stage][0](), tiny[stage][1]()  # one-time costs (lazy imports, PyG code generation) go first
         batched_time, naive_time = median_seconds(batched, repeats), median_seconds(naive, repeats)
-        rows.append(
-            (stage, batch.edge_index.size(1), batched_time, naive_time, peak_mib(batched), peak_mib(naive))
-        )
-    rows.append(("merged", merged.num_nodes, batch.num_nodes))
+        batched_peak, naive_peak = peak_mib(batched, tiny[stage][0]), peak_mib(naive, tiny[stage][1])
+        rows.append((stage, num_edges, batched_time, naive_time, batched_peak, naive_peak))
+    merged = TextNodeMerge(MERGE_THRESHOLD, MERGE_ROUNDS, MIN_TEXT_RATIO)(build_instance_graphs(**rois))
+    rows.append(("merged", merged.batch.num_nodes, rois["boxes"].size(0)))
     return rows
 
 

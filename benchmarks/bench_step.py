@@ -59,7 +59,9 @@ def main() -> None:
 
     cfg = get_graphkd_cfg()
     cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(["MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", args.rois, "TEACHER.WEIGHTS", "", *args.opts])
+    cfg.merge_from_list(
+        ["MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", args.rois, "TEACHER.WEIGHTS", "", *args.opts]
+    )
     torch.manual_seed(0)
     model = build_model(cfg)
     model.train()
@@ -86,15 +88,20 @@ def main() -> None:
         student_pooled, teacher_pooled, boxes, num_nodes, background, gt_classes = captured["args"]
 
         rows = {}
-        rows["student step"] = timed(lambda: step(GeneralizedRCNN.forward(model, inputs)), args.iters, args.warmup)
+        rows["student step"] = timed(
+            lambda: step(GeneralizedRCNN.forward(model, inputs)), args.iters, args.warmup
+        )
         rss_student = peak_rss_mb()
         images = model.preprocess_image(inputs)
         with torch.no_grad():
-            proposals, _ = model.proposal_generator(images, model.backbone(images.tensor),
-                                                    [x["instances"] for x in inputs])
+            proposals, _ = model.proposal_generator(
+                images, model.backbone(images.tensor), [x["instances"] for x in inputs]
+            )
             sampled = model.roi_heads.label_and_sample_proposals(proposals, [x["instances"] for x in inputs])
         sampled_boxes = [p.proposal_boxes for p in sampled]
-        rows["teacher fwd"] = timed(lambda: model.teacher_forward(inputs, sampled_boxes), args.iters, args.warmup)
+        rows["teacher fwd"] = timed(
+            lambda: model.teacher_forward(inputs, sampled_boxes), args.iters, args.warmup
+        )
         rows["GraphKD step"] = timed(lambda: step(model(inputs)), args.iters, args.warmup)
         rss_graphkd = peak_rss_mb()
 
@@ -107,14 +114,18 @@ def main() -> None:
 
     base = rows["student step"] + rows["teacher fwd"]
     overhead = (rows["GraphKD step"] - base) / base
-    print(f"config {args.config_file}, batch {args.batch}, {args.rois} RoIs/image, {len(boxes)} graph nodes, "
-          f"threads {torch.get_num_threads()}, median of {args.iters} after {args.warmup} warm-up")
+    print(
+        f"config {args.config_file}, batch {args.batch}, {args.rois} RoIs/image, {len(boxes)} graph nodes, "
+        f"threads {torch.get_num_threads()}, median of {args.iters} after {args.warmup} warm-up"
+    )
     print("| part | ms/iter |\n|---|---|")
     for name, ms in rows.items():
         print(f"| {name} | {ms:.0f} |")
     print(f"GraphKD overhead (GraphKD - student - teacher) / (student + teacher): {100 * overhead:.1f}%")
     print(f"graph part / (student + teacher): {100 * rows['graph part'] / base:.1f}%")
-    print(f"peak RSS: {rss_student:.0f} MB after the student steps, {rss_graphkd:.0f} MB after the GraphKD steps")
+    print(
+        f"peak RSS: {rss_student:.0f} MB after the student steps, {rss_graphkd:.0f} MB after the GraphKD steps"
+    )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,25 @@ def detectron2_ops() -> str:
     return f"present ({getattr(_C, '__file__', '?')})"
 
 
+def detectron2_has_ops() -> bool:
+    """True when detectron2's compiled ops are importable (False for the Python-only install)."""
+    return detectron2_ops().startswith("present")
+
+
 def collect_env() -> list[tuple[str, str]]:
     rows = [("python", sys.version.split()[0]), ("platform", platform.platform())]
-    for name in ("graphkd", "torch", "torchvision", "detectron2", "torch_geometric", "torch_scatter",
-                 "networkx", "pycocotools", "timm", "numpy"):
+    for name in (
+        "graphkd",
+        "torch",
+        "torchvision",
+        "detectron2",
+        "torch_geometric",
+        "torch_scatter",
+        "networkx",
+        "pycocotools",
+        "timm",
+        "numpy",
+    ):
         rows.append((name, _version(name)))
     rows.append(("detectron2 C++ ops", detectron2_ops()))
     try:
@@ -55,8 +70,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def detectron2_has_ops() -> bool:
-    """True when detectron2's compiled ops are importable (False for the Python-only install)."""
-    return detectron2_ops().startswith("present")

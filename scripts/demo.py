@@ -31,8 +31,12 @@ from graphkd.engine.runs import (
 MODELS = [  # (name, script, config, output folder)
     ("teacher R-50-FPN", "scripts/train_net.py", "configs/synthetic/teacher_R50.yaml", "teacher_R50"),
     ("student R-18-FPN, no KD", "scripts/train_net.py", "configs/synthetic/student_R18.yaml", "student_R18"),
-    ("student R-18-FPN, GraphKD", "scripts/distill.py", "configs/synthetic/graphkd_R18_from_R50.yaml",
-     "graphkd_R18_from_R50"),
+    (
+        "student R-18-FPN, GraphKD",
+        "scripts/distill.py",
+        "configs/synthetic/graphkd_R18_from_R50.yaml",
+        "graphkd_R18_from_R50",
+    ),
 ]
 
 
@@ -54,7 +58,10 @@ def main() -> None:
     import graphkd.data  # noqa: F401  (registers synth_publaynet_*)
 
     for split in ("train", "val"):
-        print(f"[demo]   synth_publaynet_{split}: {len(DatasetCatalog.get(f'synth_publaynet_{split}'))} pages", flush=True)
+        print(
+            f"[demo]   synth_publaynet_{split}: {len(DatasetCatalog.get(f'synth_publaynet_{split}'))} pages",
+            flush=True,
+        )
 
     weights = {}
     for stage, (name, script, config, folder) in enumerate(MODELS, start=2):

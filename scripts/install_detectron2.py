@@ -86,8 +86,9 @@ def index_url() -> str:
     """The package index pip is configured with (PIP_INDEX_URL, pip config), else PyPI."""
     url = os.environ.get("PIP_INDEX_URL")
     if not url:
-        result = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True
+        )
         url = result.stdout.strip() if result.returncode == 0 else ""
     return (url or "https://pypi.org/simple").rstrip("/")
 
@@ -149,7 +150,9 @@ def extract_package(archive: Path, site_packages: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true", help="replace a Python-only install made by this script")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a Python-only install made by this script"
+    )
     args = parser.parse_args()
 
     found = existing_detectron2()
@@ -171,8 +174,11 @@ def main() -> None:
     archive = download_sdist(cache)
     target = extract_package(archive, site_packages)
     importlib.invalidate_caches()
-    check = subprocess.run([sys.executable, "-c", "import detectron2.modeling, detectron2.engine"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-c", "import detectron2.modeling, detectron2.engine"],
+        capture_output=True,
+        text=True,
+    )
     if check.returncode != 0:
         die(f"detectron2 was copied to {target} but does not import:\n{check.stderr.strip()[-2000:]}")
     print(f"[install_detectron2] installed detectron2 0.6 (Python only) at {target}")

@@ -60,7 +60,9 @@ def plot(summary: dict[str, dict], path: Path) -> None:
     means = [summary[n]["AP"] for n in names]
     spreads = [summary[n].get("AP_spread", 0.0) for n in names]
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(names), 3.6))
-    ax.bar(names, means, yerr=spreads, color=["#888" if n in ("teacher", "baseline") else "#3a7" for n in names])
+    ax.bar(
+        names, means, yerr=spreads, color=["#888" if n in ("teacher", "baseline") else "#3a7" for n in names]
+    )
     ax.set_ylabel("box AP (synthetic val)")
     ax.set_title("GraphKD ablation (mean over seeds; bar = min..max)")
     ax.tick_params(axis="x", rotation=30)
@@ -102,8 +104,11 @@ def main() -> None:
         runs = [results[k] for k in results if k.rsplit("_s", 1)[0] == row]
         if runs:
             aps = [r["AP"] for r in runs]
-            summary[row] = {**{k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)},
-                            "AP_spread": (max(aps) - min(aps)) / 2, "seeds": len(runs)}
+            summary[row] = {
+                **{k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)},
+                "AP_spread": (max(aps) - min(aps)) / 2,
+                "seeds": len(runs),
+            }
     table = markdown_table(summary, (("seeds", "seeds", "d"),))
     print(markdown_table(results))
     print(table)

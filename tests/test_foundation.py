@@ -37,7 +37,10 @@ def test_install_detectron2_keeps_an_existing_install():
     import detectron2
 
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "install_detectron2.py")], capture_output=True, text=True, check=True
+        [sys.executable, str(ROOT / "scripts" / "install_detectron2.py")],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert str(Path(detectron2.__file__).parent) in result.stdout
     assert "found" in result.stdout  # nothing downloaded or replaced

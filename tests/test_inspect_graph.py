@@ -6,12 +6,14 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
 
 import networkx as nx
 import pytest
+import torch
 from conftest import ROOT, tiny_cfg, write_cfg
 from PIL import Image
 
@@ -35,32 +37,45 @@ def graphkd_cfg(teacher_cfg: str, extra: list | None = None):
     )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread(_quiet_threads):
+    # On two cores shared with other jobs, torch's intra-op threads spin: tiny convolutions run 10-30x faster
+    # on one thread (the module-scoped runs below get it from ``env``).
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    """Two generated 600x800 pages with a COCO json, a wide generated page, a blank page, a tiny teacher config."""
+    """Two generated 600x800 pages and a blank one with a COCO json, a wide generated page, a teacher config."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("GRAPHKD_ALLOW_RANDOM_TEACHER", "1")
         root = tmp_path_factory.mktemp("inspect")
         json_path = generate_synthetic_dataset(root / "pages", 2, seed=0, size=(600, 800))
         wide_json = generate_synthetic_dataset(root / "wide", 1, seed=3, size=(640, 260))
-        blank = root / "blank.png"
+        blank = json_path.parent / "images" / "blank.png"
         Image.new("RGB", (150, 520), (255, 255, 255)).save(blank)
+        coco = json.loads(json_path.read_text())  # the blank page is in the GT, without any box
+        coco["images"].append({"id": 3, "file_name": blank.name, "width": 150, "height": 520})
+        json_path.write_text(json.dumps(coco))
         teacher_cfg = write_cfg(tiny_cfg(extra=["MODEL.FPN.OUT_CHANNELS", 64]), root / "teacher.yaml")
         yield SimpleNamespace(
             root=root,
             json=json_path,
-            pages=sorted((root / "pages" / "images").glob("*.png")),
+            pages=[json_path.parent / "images" / f"00000{i}.png" for i in range(2)],
             wide=wide_json.parent / "images" / "000000.png",
             blank=blank,
             teacher_cfg=teacher_cfg,
             cfg=graphkd_cfg(teacher_cfg),
         )
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
 def gt_run(env):
-    """The two pages and the first one again, with GT from the COCO json."""
-    return inspect_pages(env.cfg, [*env.pages, env.pages[0]], env.root / "gt_run", gt=env.json)
+    """The two pages, the first one again and the blank page, with GT from the COCO json."""
+    return inspect_pages(env.cfg, [*env.pages, env.pages[0], env.blank], env.root / "gt_run", gt=env.json)
 
 
 def check_outputs(result: dict) -> dict:
@@ -95,8 +110,8 @@ def check_outputs(result: dict) -> dict:
 
 
 def test_gt_mode_writes_page_sized_drawings_graphml_and_json(gt_run):
-    assert [result["page"] for result in gt_run] == ["000000", "000001", "000000_2"]
-    for result in gt_run:
+    assert [result["page"] for result in gt_run] == ["000000", "000001", "000000_2", "blank"]
+    for result in gt_run[:3]:
         written = check_outputs(result)
         assert written["mode"] == "gt" and written["gt_boxes"] > 0
         assert written["nodes"]["before_merge"]["text"] + written["nodes"]["before_merge"]["nontext"] > 0
@@ -104,6 +119,13 @@ def test_gt_mode_writes_page_sized_drawings_graphml_and_json(gt_run):
         assert written["student_random_init"] is True and written["empty"] is False
     table = format_summary(gt_run)
     assert "000000" in table and "000001" in table and "L_edge" in table
+
+
+def test_gt_page_without_boxes_has_no_foreground_nodes(gt_run):
+    # no positive RoI: only the teacher-mined negatives (if any) are nodes
+    written = check_outputs(gt_run[3])
+    assert written["gt_boxes"] == 0 and written["type_agreement_gt"] is None
+    assert written["nodes"]["before_merge"]["text"] + written["nodes"]["before_merge"]["nontext"] == 0
 
 
 def test_gt_mode_samples_the_same_graph_for_the_same_page(gt_run):
@@ -159,8 +181,9 @@ def test_missing_or_unmatched_input_is_named(env, capsys):
     missing = env.root / "no_such_page.png"
     with pytest.raises(FileNotFoundError, match="no_such_page.png"):
         inspect_pages(env.cfg, [env.pages[0], missing], env.root / "missing")
-    with pytest.raises(ValueError, match="blank.png"):
-        inspect_pages(env.cfg, [env.blank], env.root / "missing", gt=env.json)
+    unlisted = shutil.copy(env.wide, env.root / "not_in_the_gt.png")
+    with pytest.raises(ValueError, match="not_in_the_gt.png"):
+        inspect_pages(env.cfg, [unlisted], env.root / "missing", gt=env.json)
 
     spec = importlib.util.spec_from_file_location("inspect_graph_script", SCRIPT)
     script = importlib.util.module_from_spec(spec)
@@ -189,7 +212,7 @@ def test_script_end_to_end(env):
         "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
         "32",
     ]
-    environment = {**os.environ, "GRAPHKD_ALLOW_RANDOM_TEACHER": "1", "OMP_NUM_THREADS": "2"}
+    environment = {**os.environ, "GRAPHKD_ALLOW_RANDOM_TEACHER": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "000001" in done.stdout and "L_node" in done.stdout

@@ -19,10 +19,14 @@ logger = logging.getLogger(__name__)
 def schedule_opts(iters: int) -> list[str]:
     """The same schedule for every model, scaled to ``iters``: warmup, two LR steps, resumable checkpoints."""
     return [
-        "SOLVER.MAX_ITER", str(iters),
-        "SOLVER.STEPS", f"({int(iters * 0.75)}, {int(iters * 0.92)})",
-        "SOLVER.WARMUP_ITERS", str(max(1, min(50, iters // 10))),
-        "SOLVER.CHECKPOINT_PERIOD", str(max(1, iters // 4)),
+        "SOLVER.MAX_ITER",
+        str(iters),
+        "SOLVER.STEPS",
+        f"({int(iters * 0.75)}, {int(iters * 0.92)})",
+        "SOLVER.WARMUP_ITERS",
+        str(max(1, min(50, iters // 10))),
+        "SOLVER.CHECKPOINT_PERIOD",
+        str(max(1, iters // 4)),
     ]
 
 
@@ -41,7 +45,9 @@ def train_run(script: str, config: str, out_dir: Path, opts: list[str]) -> Path:
     return final
 
 
-def evaluate_run(config: str, weights: Path, out_dir: Path, opts: list[str] = (), num_timed: int = 20) -> dict:
+def evaluate_run(
+    config: str, weights: Path, out_dir: Path, opts: list[str] = (), num_timed: int = 20
+) -> dict:
     """COCO box AP on the config's first test set, parameter count and median CPU inference ms/image."""
     import torch
     from detectron2.checkpoint import DetectionCheckpointer
@@ -53,8 +59,15 @@ def evaluate_run(config: str, weights: Path, out_dir: Path, opts: list[str] = ()
     from .trainer import GraphKDTrainer, setup_cfg
 
     args = default_argument_parser().parse_args(
-        ["--config-file", str(REPO_ROOT / config), *opts, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN",
-         "OUTPUT_DIR", str(out_dir)]
+        [
+            "--config-file",
+            str(REPO_ROOT / config),
+            *opts,
+            "MODEL.META_ARCHITECTURE",
+            "GeneralizedRCNN",
+            "OUTPUT_DIR",
+            str(out_dir),
+        ]
     )
     cfg = setup_cfg(args)
     model = GraphKDTrainer.build_model(cfg)

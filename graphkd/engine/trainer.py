@@ -55,8 +55,8 @@ class GraphKDTrainer(DefaultTrainer):
     """
 
     def __init__(self, cfg: CfgNode):
-        # DefaultTrainer.__init__, except: DDP without device_ids on the CPU (detectron2 always passes the local
-        # rank), the loss check above, and AtomicCheckpointer for DetectionCheckpointer.
+        # DefaultTrainer.__init__, except: DDP without device_ids on the CPU (detectron2 passes the local rank,
+        # which DDP rejects for CPU modules), _FiniteLossCheck, and AtomicCheckpointer for DetectionCheckpointer.
         TrainerBase.__init__(self)
         if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
             setup_logger()
@@ -73,6 +73,18 @@ class GraphKDTrainer(DefaultTrainer):
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
+
+    def state_dict(self) -> dict:
+        # detectron2 0.6 checkpoints the iteration and the LR scheduler (a hook) but not the optimizer, so
+        # --resume would restart SGD momentum from zero; later detectron2 versions save it under "_trainer".
+        state = super().state_dict()
+        state["_trainer"] = self._trainer.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        if "_trainer" in state_dict:
+            self._trainer.load_state_dict(state_dict["_trainer"])
 
     @classmethod
     def build_train_loader(cls, cfg: CfgNode):

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Batch, Data
-from torch_geometric.utils import to_dense_batch
 
 # Attributes of a `Batch` that are bookkeeping, not per-node data.
 _RESERVED_KEYS = ("batch", "ptr", "edge_index")
@@ -105,19 +104,28 @@ def edge_cosine(
         # The Gram path only needs the nodes that some edge touches (e.g. the text nodes).
         used = torch.zeros(num_nodes, dtype=torch.bool, device=x.device)
         used[edge_index.reshape(-1)] = True
-        used_batch = batch[used]  # (M,)
+        used_index = used.nonzero().view(-1)  # (M,)
+        used_batch = batch.index_select(0, used_index)
         counts = torch.bincount(used_batch, minlength=num_graphs)
         max_nodes = int(counts.max())
         pairs = num_graphs * max_nodes * max_nodes
         dense_is_cheap = pairs <= _GRAM_EDGE_RATIO * num_edges and pairs <= _GRAM_MAX_PAIRS
-        if dense_is_cheap and num_graphs * max_nodes <= 2 * used_batch.numel():  # padding at most 2x
-            dense, _ = to_dense_batch(feats[used], used_batch, batch_size=num_graphs, max_num_nodes=max_nodes)
-            dense.div_(torch.linalg.vector_norm(dense, dim=-1, keepdim=True).clamp_min_(1e-12))  # (G, M', D)
+        if dense_is_cheap and num_graphs * max_nodes <= 2 * used_index.numel():  # padding at most 2x
+            # Row ``(g, k)`` of the padded (G, M', D) block holds the k-th used node of graph g; padding
+            # rows repeat some node instead of zeros (saves a fill), and no edge ever reads them.
+            local = torch.arange(used_index.numel(), device=x.device) - exclusive_cumsum(counts)[used_batch]
+            dense_row = used_batch * max_nodes + local  # (M,)
+            source = used_index.new_full((num_graphs * max_nodes,), int(used_index[0]))
+            source[dense_row] = used_index
+            dense = feats.index_select(0, source).view(num_graphs, max_nodes, -1)  # (G, M', D)
+            dense.div_(torch.linalg.vector_norm(dense, dim=-1, keepdim=True).clamp_min_(1e-12))
             gram = torch.bmm(dense, dense.transpose(1, 2))  # (G, M', M')
-            row = used.long().cumsum(0) - 1  # node -> its row among the used nodes
-            graph = batch[edge_index[0]]
-            start = exclusive_cumsum(counts)[graph]
-            return gram[graph, row[edge_index[0]] - start, row[edge_index[1]] - start]
+            # Flat position of each used node's row (and column) in ``gram``.
+            row_start = torch.zeros_like(batch)
+            row_start[used_index] = dense_row * max_nodes
+            column = torch.zeros_like(batch)
+            column[used_index] = local
+            return gram.view(-1)[row_start[edge_index[0]] + column[edge_index[1]]]
         unit = F.normalize(feats, dim=-1, eps=1e-12)  # (N, D)
         step = max(1, _EDGE_CHUNK_ELEMENTS // max(1, unit.size(1)))
         chunks = []

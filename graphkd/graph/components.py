@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import add_self_loops, to_undirected
+from torch_geometric.utils import add_self_loops
 
 
 class ConnectedComponents(MessagePassing):
@@ -38,8 +38,9 @@ class ConnectedComponents(MessagePassing):
         labels = torch.arange(num_nodes, device=device)
         if num_nodes == 0 or edge_index.size(1) == 0:
             return labels
-        # Self loops give every node its own label as a message (an empty min is 0 in PyG's scatter).
-        edge_index = to_undirected(edge_index, num_nodes=num_nodes)
+        # Both directions (duplicates are harmless to a min), and self loops so that every node gets
+        # its own label as a message (an empty min is 0 in PyG's scatter).
+        edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
         edge_index, _ = add_self_loops(edge_index, num_nodes=num_nodes)
         while True:
             propagated = self.propagate(edge_index, label=labels, size=(num_nodes, num_nodes))

@@ -97,6 +97,7 @@ class TextNodeMerge(torch.nn.Module):
             merged = (cluster_size > 1).nonzero().view(-1)
             edge_index = coalesce(torch.cat([edge_index, merged.expand(2, -1)], dim=1), num_nodes=num_output)
             attrs = _pool_attrs(attrs, cluster, num_output, member_weight)
+            attrs["x_teacher"] = teacher  # the last round pooled it already
         else:  # nothing merged: only self loops of unmerged nodes (never built by us) go
             stray_loop = (edge_index[0] == edge_index[1]) & (cluster_size[edge_index[0]] == 1)
             edge_index = edge_index[:, ~stray_loop]
@@ -112,8 +113,9 @@ class TextNodeMerge(torch.nn.Module):
         text_count = torch.bincount(node_batch[is_text], minlength=num_graphs)
         nontext_count = torch.bincount(node_batch[node_type == NODE_NONTEXT], minlength=num_graphs)
         merging = text_count > self.min_text_ratio * nontext_count  # (G,)
+        eligible = is_text & merging[node_batch]  # (N,) text nodes of the graphs still merging
         source, target = edge_index
-        candidate = (source < target) & is_text[source] & is_text[target] & merging[node_batch[source]]
+        candidate = (source < target) & eligible[source] & eligible[target]
         candidates = edge_index[:, candidate]
         score = edge_cosine(teacher, candidates, node_batch, num_graphs)  # (E',) float32
         return candidates[:, score >= self.threshold]
@@ -131,7 +133,7 @@ def _member_mean(value: Tensor, cluster: Tensor, num_clusters: int, member_weigh
 def _pool_attrs(
     attrs: dict[str, Tensor], cluster: Tensor, num_clusters: int, member_weight: Tensor | None
 ) -> dict[str, Tensor]:
-    """Pool the input node attributes onto the final clusters ``(N,) -> K``."""
+    """Pool the input node attributes but ``x_teacher`` onto the final clusters ``(N,) -> K``."""
     first = scatter(
         torch.arange(cluster.numel(), device=cluster.device),
         cluster,
@@ -141,12 +143,14 @@ def _pool_attrs(
     )  # (K,) smallest input member
     pooled = {}
     for key, value in attrs.items():
-        if key in ("x", "x_teacher"):
+        if key == "x_teacher":
+            continue  # pooled by the merge rounds
+        if key == "x":
             pooled[key] = _member_mean(value, cluster, num_clusters, member_weight)  # (K, D)
         elif key == "box":
             low = scatter(value[:, :2], cluster, dim=0, dim_size=num_clusters, reduce="min")
             high = scatter(value[:, 2:], cluster, dim=0, dim_size=num_clusters, reduce="max")
             pooled[key] = torch.cat([low, high], dim=1)  # (K, 4)
         else:
-            pooled[key] = value[first]
+            pooled[key] = value.index_select(0, first)
     return pooled

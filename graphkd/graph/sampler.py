@@ -70,7 +70,7 @@ class AdaptiveNodeSampler(torch.nn.Module):
             keep = self._sample_text(node_type, node_batch, num_graphs, generator)
             perm = keep.nonzero().view(-1)  # (K,) ascending, so graphs stay contiguous
             edge_index, _ = subgraph(perm, batch.edge_index, relabel_nodes=True, num_nodes=num_nodes)
-            attrs = {key: value[perm] for key, value in attrs.items()}
+            attrs = {key: value.index_select(0, perm) for key, value in attrs.items()}
             node_batch = node_batch[perm]
         else:
             perm = torch.arange(num_nodes, device=device)

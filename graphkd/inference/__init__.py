@@ -1,4 +1,6 @@
-"""Using a trained (distilled) student: batched prediction on images and PDFs, and TorchScript/ONNX export."""
+"""Using a trained (distilled) student: batched prediction on images and PDFs (``predictor``, ``pages``,
+``pdf``), and TorchScript/ONNX export with a check against PyTorch (``graphkd.inference.export``, imported on
+its own: it loads ``detectron2.export``)."""
 
 from .pages import InputFailure, Page, expand_inputs, iter_pages
 from .predictor import (

@@ -62,18 +62,16 @@ def setup_inference_cfg(
     A GraphKD config (``GraphKDRCNN``) predicts as its plain student (``GeneralizedRCNN``), so no teacher is
     built or loaded. ``device=None`` keeps ``MODEL.DEVICE``, falling back to the CPU when CUDA is missing.
     """
-    import graphkd.data  # noqa: F401  (registers the builtin datasets and their metadata)
     import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the timm backbones)
+    from graphkd.data import register_from_spec  # importing graphkd.data registers the builtin datasets
 
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f"config file not found: {config_file}")
     cfg = get_graphkd_cfg()
     cfg.merge_from_file(os.fspath(config_file))
     cfg.merge_from_list(list(opts))
-    register_from_spec = getattr(graphkd.data, "register_from_spec", None)
-    if register_from_spec is not None:
-        for spec in cfg.DATASETS.REGISTER:
-            register_from_spec(spec)
+    for spec in cfg.DATASETS.REGISTER:
+        register_from_spec(spec)
     if cfg.MODEL.META_ARCHITECTURE == "GraphKDRCNN":
         cfg.MODEL.META_ARCHITECTURE = STUDENT_META_ARCHITECTURE
     cfg.MODEL.WEIGHTS = os.fspath(weights)

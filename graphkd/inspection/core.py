@@ -14,8 +14,11 @@ Nodes come from one of two places:
   found as two classes is one node) or its RPN proposals after NMS (``"proposals"``), the ``top_k``
   highest scoring; no background nodes.
 
-Both networks pool the same boxes (``GraphKDRCNN.teacher_forward`` and the student's box pooler); the
-graph, the merge, the sampling and the losses are the distiller's own (``model.distiller``).
+Pages are resized as at test time (``INPUT.MIN_SIZE_TEST``/``MAX_SIZE_TEST``) in both cases; drawings and
+GraphML boxes are mapped back to page pixels. Both networks pool the same boxes (the student's box pooler;
+the teacher's through ``GraphKDRCNN.teacher_forward``, or without GT the same pooling on the features its
+detection pass computed); the graph, the merge, the sampling and the losses are the distiller's own
+(``model.distiller``), unchanged.
 """
 
 from __future__ import annotations
@@ -25,17 +28,21 @@ import logging
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+from torch_geometric.data import Batch
 
+from graphkd.distill.losses import node_loss, relation_matrices
 from graphkd.graph import (
     NODE_BACKGROUND,
     NODE_NONTEXT,
     NODE_TEXT,
+    SampleOutput,
     build_instance_graphs,
     node_type_agreement,
     to_networkx,
@@ -156,16 +163,9 @@ def _model_input(model, cfg, image_rgb: np.ndarray) -> tuple[dict, object]:
     resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST)
     transform = resize.get_transform(image)
     resized = transform.apply_image(np.ascontiguousarray(image))
-    tensor = torch.as_tensor(
-        np.ascontiguousarray(resized.transpose(2, 0, 1)).astype("float32")
-    )  # (3, H', W')
+    chw = np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)  # (3, H', W')
     height, width = image_rgb.shape[:2]
-    return {"image": tensor, "height": height, "width": width}, transform
-
-
-def _student_features(model, inputs: list[dict]) -> dict[str, Tensor]:
-    images = model.preprocess_image(inputs)
-    return model.backbone(images.tensor)
+    return {"image": torch.as_tensor(chw), "height": height, "width": width}, transform
 
 
 def _pool_student(model, features: dict[str, Tensor], boxes) -> Tensor:
@@ -189,8 +189,9 @@ def _gt_nodes(model, inputs: list[dict], page: PageSpec, transform, seed: int) -
         with torch.random.fork_rng(devices=[]), EventStorage():
             torch.manual_seed(seed)
             model.train()
-            features = _student_features(model, inputs)
-            proposals, _ = model.proposal_generator(model.preprocess_image(inputs), features, [instances])
+            images = model.preprocess_image(inputs)
+            features = model.backbone(images.tensor)
+            proposals, _ = model.proposal_generator(images, features, [instances])
             proposals = model.roi_heads.label_and_sample_proposals(proposals, [instances])
             boxes = proposals[0].proposal_boxes
             student_pooled = _pool_student(model, features, boxes)  # (R, C, 7, 7)
@@ -229,17 +230,16 @@ def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> d
     heads = teacher.roi_heads
     if node_source == "proposals":
         found = proposals[0][:top_k]  # sorted by objectness after NMS
-        boxes, scores = found.proposal_boxes, found.objectness_logits.sigmoid()
+        boxes = found.proposal_boxes
     else:
         detections, _ = heads(images, features, proposals)
         found = detections[0]
         # one node per region: class-wise NMS leaves a region detected as two classes twice
         keep = nms(found.pred_boxes.tensor, found.scores, heads.box_predictor.test_nms_thresh)
-        found = found[keep[:top_k]]  # sorted by score
-        boxes, scores = found.pred_boxes, found.scores
+        boxes = found[keep[:top_k]].pred_boxes  # sorted by score
     teacher_pooled = heads.box_pooler([features[f] for f in heads.box_in_features], [boxes])  # (N, C_t, 7, 7)
     teacher_scores, _ = heads.box_predictor(heads.box_head(teacher_pooled))  # (N, num_classes + 1)
-    student_pooled = _pool_student(model, _student_features(model, inputs), boxes)
+    student_pooled = _pool_student(model, model.backbone(model.preprocess_image(inputs).tensor), boxes)
     return {
         "boxes": boxes.tensor,
         "student": student_pooled,
@@ -247,7 +247,6 @@ def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> d
         "is_background": torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device),
         # the teacher's class of each node: what "gt" node typing uses when there is no GT
         "classes": teacher_scores[:, : heads.num_classes].argmax(dim=1),
-        "scores": scores,
         "candidates": len(proposals[0]),
     }
 
@@ -267,50 +266,21 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-@torch.no_grad()
-def _inspect_page(
-    model,
-    cfg,
-    page: PageSpec,
-    truth: GroundTruth | None,
-    output_dir: Path,
-    node_source: str,
-    top_k: int,
-    seed: int,
-    model_info: dict,
-) -> dict:
-    from graphkd.distill.losses import node_loss, relation_matrices
-    from graphkd.inference.pages import read_image_rgb
+@dataclass
+class _PageGraphs:
+    """One page's graph at every stage of the distiller, and its two loss terms (already weighted)."""
 
-    image_rgb = read_image_rgb(page.path)  # (H, W, 3)
-    height, width = image_rgb.shape[:2]
-    inputs, transform = _model_input(model, cfg, image_rgb)
-    inputs = [inputs]
-    model_height, model_width = inputs[0]["image"].shape[1:]
-    scale = np.array([model_width / width, model_height / height] * 2, dtype=np.float32)
-    if truth is not None:
-        if page.record_size is not None and page.record_size != (height, width):
-            logger.warning(
-                "%s is %dx%d but its GT says %dx%d: boxes are used as they are",
-                page.path,
-                width,
-                height,
-                page.record_size[1],
-                page.record_size[0],
-            )
-        num_classes = model.roi_heads.num_classes
-        if page.gt_classes.size and int(page.gt_classes.max()) >= num_classes:
-            raise ValueError(
-                f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
-                f"{num_classes} classes ({truth.source})"
-            )
-        nodes = _gt_nodes(model, inputs, page, transform, seed)
-        mode = "gt"
-    else:
-        nodes = _teacher_nodes(model, inputs, node_source, top_k)
-        mode = f"teacher_{node_source}"
+    graphs: Batch  # before merging
+    merged: Batch
+    cluster: Tensor  # (N,) merged node of each node
+    sampled: SampleOutput
+    node_loss: float
+    edge_loss: float
 
-    distiller = model.distiller
+
+def _page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -> _PageGraphs:
+    """The distiller's graph, merge, sampling and losses on one page's nodes (as ``GraphKDDistiller.forward``)."""
+    # GT classes give the agreement with the GT split; without GT, "gt" typing takes the teacher's classes
     with_classes = truth is not None or distiller.node_type_mode == "gt"
     text_classes = truth.text_class_ids if truth is not None else distiller.text_classes
     num_nodes = len(nodes["boxes"])
@@ -327,48 +297,120 @@ def _inspect_page(
         min_axis_overlap=distiller.min_axis_overlap,
     )
     if distiller.merge is not None:
-        merged = distiller.merge(graphs)
-        merged_batch, cluster = merged.batch, merged.cluster
+        merged, cluster = distiller.merge(graphs)
     else:
-        merged_batch, cluster = graphs, torch.arange(num_nodes, device=graphs.box.device)
-    sampled = distiller.sampler(merged_batch, generator=torch.Generator(device="cpu").manual_seed(seed))
+        merged, cluster = graphs, torch.arange(num_nodes, device=graphs.box.device)
+    sampled = distiller.sampler(merged, generator=torch.Generator(device="cpu").manual_seed(seed))
     final = sampled.batch
-    node_loss_value = distiller.node_loss_weight * node_loss(
-        final.x, final.x_teacher, final.batch, weight=sampled.weight, num_graphs=1
-    )
-    edge_loss_value = distiller.edge_loss_weight * distiller.edge_loss(
+    node_term = node_loss(final.x, final.x_teacher, final.batch, weight=sampled.weight, num_graphs=1)
+    edge_term = distiller.edge_loss(
         final.x, final.x_teacher, final.batch, node_type=final.node_type, num_graphs=1
     )
-
-    # per-node weight before merging: its merged node's weight, 0 when sampling dropped that node
-    merged_weight = torch.zeros(merged_batch.num_nodes or 0, device=sampled.weight.device)
-    merged_weight[sampled.perm] = sampled.weight
-    node_weight = merged_weight[cluster]  # (N,)
-    teacher_rel, _ = relation_matrices(final.x_teacher, final.batch, 1)  # (1, F, F)
-    student_rel, _ = relation_matrices(final.x, final.batch, 1)
-    num_final = final.num_nodes or 0
-    upper = torch.triu_indices(num_final, num_final, offset=1, device=teacher_rel.device)  # (2, F(F-1)/2)
-    relation = teacher_rel[0][upper[0], upper[1]]  # (F(F-1)/2,)
-    # the strongest relations between nodes at distinct places (a line between equal boxes has no length)
-    centre = final.box.view(-1, 2, 2).mean(dim=1)  # (F, 2)
-    apart = (centre[upper[0]] - centre[upper[1]]).norm(dim=1) >= 1.0
-    strongest = torch.where(apart, relation, relation.new_tensor(-math.inf)).argsort(descending=True)
-    strongest = strongest[: min(MAX_RELATIONS_DRAWN, int(apart.sum()))]
-    relations = torch.stack(  # (R, 3): merged node p, merged node q, teacher cosine
-        [
-            sampled.perm[upper[0, strongest]].float(),
-            sampled.perm[upper[1, strongest]].float(),
-            relation[strongest],
-        ],
-        dim=1,
+    return _PageGraphs(
+        graphs=graphs,
+        merged=merged,
+        cluster=cluster,
+        sampled=sampled,
+        node_loss=float(distiller.node_loss_weight * node_term) + 0.0,  # + 0.0: no "-0" for an empty graph
+        edge_loss=float(distiller.edge_loss_weight * edge_term) + 0.0,
     )
 
-    def page_boxes(box: Tensor) -> np.ndarray:
-        return box.detach().cpu().numpy().reshape(-1, 4) / scale
 
-    name = page.name
+def _strongest_relations(sampled: SampleOutput) -> Tensor:
+    """``(R, 3)``: merged node p, merged node q and their teacher cosine, for the strongest relation edges.
+
+    Only pairs at distinct places count (a line between two equal boxes has no length).
+    """
+    final = sampled.batch
+    teacher_rel, _ = relation_matrices(final.x_teacher, final.batch, 1)  # (1, F, F)
+    num_final = final.num_nodes or 0
+    upper = torch.triu_indices(num_final, num_final, offset=1, device=teacher_rel.device)  # (2, F(F-1)/2)
+    relation = teacher_rel[0][upper[0], upper[1]]
+    centre = final.box.view(-1, 2, 2).mean(dim=1)  # (F, 2)
+    apart = (centre[upper[0]] - centre[upper[1]]).norm(dim=1) >= 1.0
+    order = torch.where(apart, relation, relation.new_tensor(-math.inf)).argsort(descending=True)
+    strongest = order[: min(MAX_RELATIONS_DRAWN, int(apart.sum()))]
+    pairs = sampled.perm[upper[:, strongest]].float()  # (2, R) as merged node indices
+    return torch.cat([pairs, relation[strongest].unsqueeze(0)]).t()
+
+
+def _drawing(stages: _PageGraphs, scale: np.ndarray) -> GraphDrawing:
+    """What the PNGs show, boxes in page pixels (``scale`` maps page to model-input pixels)."""
+    merged, sampled = stages.merged, stages.sampled
+    # a node's weight is its merged node's, 0 when sampling dropped that one
+    merged_weight = torch.zeros(merged.num_nodes or 0, device=sampled.weight.device)
+    merged_weight[sampled.perm] = sampled.weight
+    cluster_size = merged.cluster_size if "cluster_size" in merged else torch.ones_like(merged.node_type)
+    return GraphDrawing(
+        boxes=stages.graphs.box.cpu().numpy().reshape(-1, 4) / scale,
+        node_type=stages.graphs.node_type.cpu().numpy(),
+        weight=merged_weight[stages.cluster].cpu().numpy(),
+        edges=_undirected_edges(stages.graphs.edge_index).cpu().numpy(),
+        cluster=stages.cluster.cpu().numpy(),
+        merged_boxes=merged.box.cpu().numpy().reshape(-1, 4) / scale,
+        merged_type=merged.node_type.cpu().numpy(),
+        cluster_size=cluster_size.cpu().numpy(),
+        relations=_strongest_relations(sampled).cpu().numpy(),
+    )
+
+
+def _write_graphml(stages: _PageGraphs, drawing: GraphDrawing, path: Path, **graph_attrs) -> None:
+    """The graph before merging, boxes in page pixels, with each node's cluster and sampling weight."""
+    data = stages.graphs.get_example(0).cpu()
+    data.box = torch.as_tensor(drawing.boxes)
+    graph = to_networkx(
+        data, cluster=torch.as_tensor(drawing.cluster), weight=torch.as_tensor(drawing.weight)
+    )
+    graph.graph.update(graph_attrs)
+    write_graphml(graph, path)
+
+
+@torch.no_grad()
+def _inspect_page(
+    model,
+    cfg,
+    page: PageSpec,
+    truth: GroundTruth | None,
+    output_dir: Path,
+    node_source: str,
+    top_k: int,
+    seed: int,
+    model_info: dict,
+) -> dict:
+    from graphkd.inference.pages import read_image_rgb
+
+    image_rgb = read_image_rgb(page.path)  # (H, W, 3)
+    height, width = image_rgb.shape[:2]
+    model_input, transform = _model_input(model, cfg, image_rgb)
+    model_height, model_width = model_input["image"].shape[1:]
+    scale = np.array([model_width / width, model_height / height] * 2, dtype=np.float32)
+    if truth is not None:
+        if page.record_size is not None and page.record_size != (height, width):
+            logger.warning(
+                "%s is %dx%d but its GT says %dx%d: the boxes are used as they are",
+                page.path,
+                width,
+                height,
+                page.record_size[1],
+                page.record_size[0],
+            )
+        num_classes = model.roi_heads.num_classes
+        if page.gt_classes.size and int(page.gt_classes.max()) >= num_classes:
+            raise ValueError(
+                f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
+                f"{num_classes} classes ({truth.source})"
+            )
+        nodes = _gt_nodes(model, [model_input], page, transform, seed)
+        mode = "gt"
+    else:
+        nodes = _teacher_nodes(model, [model_input], node_source, top_k)
+        mode = f"teacher_{node_source}"
+
+    distiller = model.distiller
+    stages = _page_graphs(distiller, nodes, truth, seed)
+    drawing = _drawing(stages, scale)
     outputs = {
-        key: output_dir / f"{name}{suffix}"
+        key: output_dir / f"{page.name}{suffix}"
         for key, suffix in (
             ("graph_png", "_graph.png"),
             ("merge_png", "_merge.png"),
@@ -376,37 +418,28 @@ def _inspect_page(
             ("json", ".json"),
         )
     }
-    drawing = GraphDrawing(
-        boxes=page_boxes(graphs.box),
-        node_type=graphs.node_type.cpu().numpy(),
-        weight=node_weight.cpu().numpy(),
-        edges=_undirected_edges(graphs.edge_index).cpu().numpy(),
-        cluster=cluster.cpu().numpy(),
-        merged_boxes=page_boxes(merged_batch.box),
-        merged_type=merged_batch.node_type.cpu().numpy(),
-        cluster_size=(
-            merged_batch.cluster_size
-            if "cluster_size" in merged_batch
-            else torch.ones(merged_batch.num_nodes or 0, dtype=torch.long)
-        )
-        .cpu()
-        .numpy(),
-        relations=relations.cpu().numpy(),
-    )
     page_image = Image.fromarray(image_rgb)
     draw_graph(page_image, drawing).save(outputs["graph_png"])
     draw_merge(page_image, drawing).save(outputs["merge_png"])
+    _write_graphml(
+        stages,
+        drawing,
+        outputs["graphml"],
+        page=page.name,
+        file=str(page.path),
+        mode=mode,
+        width=width,
+        height=height,
+    )
 
-    data = graphs.get_example(0).cpu()
-    data.box = torch.as_tensor(drawing.boxes)  # page pixels
-    graph = to_networkx(data, cluster=cluster.cpu(), weight=node_weight.cpu())
-    graph.graph.update(page=name, file=str(page.path), mode=mode, width=width, height=height)
-    write_graphml(graph, outputs["graphml"])
-
-    cluster_size = torch.as_tensor(drawing.cluster_size)
+    graphs, merged, final = stages.graphs, stages.merged, stages.sampled.batch
+    num_nodes, num_final = len(drawing.boxes), final.num_nodes or 0
     agreement = node_type_agreement(graphs.node_type, graphs.gt_node_type) if truth is not None else math.nan
+    teacher_rel, _ = relation_matrices(final.x_teacher, final.batch, 1)  # (1, F, F)
+    student_rel, _ = relation_matrices(final.x, final.batch, 1)
+    empty_note = "no positive or mined RoI" if truth is not None else "the teacher found nothing"
     summary = {
-        "page": name,
+        "page": page.name,
         "file": str(page.path),
         "width": width,
         "height": height,
@@ -417,44 +450,43 @@ def _inspect_page(
         "top_k": None if truth is not None else top_k,
         "candidates": nodes["candidates"],
         "empty": num_nodes == 0,
-        "note": (
-            "no nodes: "
-            + ("no positive or mined RoI" if truth is not None else "the teacher found nothing")
-            + " on this page, the graph is empty"
-        )
-        if num_nodes == 0
-        else None,
+        "note": f"no nodes: {empty_note} on this page, the graph is empty" if num_nodes == 0 else None,
         "node_type_mode": distiller.node_type_mode,
         "nodes": {
             "before_merge": _counts(graphs.node_type),
-            "after_merge": _counts(merged_batch.node_type),
+            "after_merge": _counts(merged.node_type),
             "after_sampling": _counts(final.node_type),
         },
-        "merged_clusters": int((cluster_size > 1).sum()),
-        "largest_cluster": int(cluster_size.max()) if cluster_size.numel() else 0,
+        "merged_clusters": int((drawing.cluster_size > 1).sum()),
+        "largest_cluster": int(drawing.cluster_size.max(initial=0)),
         "edges": {
             "adjacency_before_merge": int(len(drawing.edges)),
-            "adjacency_after_merge": int(len(_undirected_edges(merged_batch.edge_index))),
-            "relation_pairs": int(num_final * (num_final - 1) // 2),
+            "adjacency_after_merge": int(len(_undirected_edges(merged.edge_index))),
+            "relation_pairs": num_final * (num_final - 1) // 2,
         },
+        # mean |E_student - E_teacher| over the final relation matrix, what the edge loss compares
         "relation_mean_abs_diff": _finite(float((student_rel - teacher_rel).abs().mean()))
-        if num_final > 0
+        if num_final
         else None,
         "type_agreement_gt": _finite(agreement),
         "losses": {
-            "loss_graphkd_node": float(node_loss_value),
-            "loss_graphkd_edge": float(edge_loss_value),
+            "loss_graphkd_node": stages.node_loss,
+            "loss_graphkd_edge": stages.edge_loss,
             "node_loss_weight": distiller.node_loss_weight,
             "edge_loss_weight": distiller.edge_loss_weight,
         },
-        "sampling_weight_sum": float(sampled.weight.sum()),
+        "sampling_weight_sum": float(stages.sampled.weight.sum()),
         **model_info,
         "outputs": {key: str(path) for key, path in outputs.items()},
     }
     with open(outputs["json"], "w") as handle:
         json.dump(summary, handle, indent=2)
     logger.info(
-        "%s: %d nodes -> %d merged, %d edges", name, num_nodes, len(drawing.merged_boxes), len(drawing.edges)
+        "%s: %d nodes -> %d merged, %d edges",
+        page.name,
+        num_nodes,
+        len(drawing.merged_boxes),
+        len(drawing.edges),
     )
     return summary
 

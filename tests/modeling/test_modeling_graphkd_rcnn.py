@@ -18,10 +18,14 @@ def graphkd_cfg(teacher, extra=()):
     teacher_cfg, teacher_weights = teacher
     return tiny_cfg(
         extra=[
-            "MODEL.META_ARCHITECTURE", "GraphKDRCNN",
-            "TEACHER.CONFIG_FILE", teacher_cfg,
-            "TEACHER.WEIGHTS", teacher_weights,
-            "GRAPHKD.NODE_TYPE.TEXT_CLASSES", '["text", "title", "list"]',
+            "MODEL.META_ARCHITECTURE",
+            "GraphKDRCNN",
+            "TEACHER.CONFIG_FILE",
+            teacher_cfg,
+            "TEACHER.WEIGHTS",
+            teacher_weights,
+            "GRAPHKD.NODE_TYPE.TEXT_CLASSES",
+            '["text", "title", "list"]',
             *extra,
         ]
     )
@@ -92,7 +96,9 @@ def test_gt_mode_maps_text_class_names_to_ids(tiny_teacher):
     from detectron2.data import MetadataCatalog
 
     MetadataCatalog.get("tiny_pages_gt_mode").set(thing_classes=["text", "title", "list", "table", "figure"])
-    cfg = graphkd_cfg(tiny_teacher, ["GRAPHKD.NODE_TYPE.MODE", "gt", "DATASETS.TRAIN", '("tiny_pages_gt_mode",)'])
+    cfg = graphkd_cfg(
+        tiny_teacher, ["GRAPHKD.NODE_TYPE.MODE", "gt", "DATASETS.TRAIN", '("tiny_pages_gt_mode",)']
+    )
     model = build_model(cfg)
     assert model.distiller.text_classes == [0, 1, 2]
     model.train()
