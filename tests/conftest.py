@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -88,6 +87,7 @@ def tiny_teacher(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _quiet_threads():
-    # Two cores are shared by everything on the test machine: keep torch from oversubscribing them.
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # Unit-test tensors are tiny: one thread is as fast, and spinning worker threads on a shared 2-core
+    # machine made small convolutions ~30x slower. Subprocess tests (scripts) keep torch's default.
+    torch.set_num_threads(1)
     yield
