@@ -17,6 +17,7 @@ from detectron2.config import CfgNode
 from detectron2.data import (
     DatasetCatalog,
     DatasetMapper,
+    MetadataCatalog,
     build_detection_test_loader,
     build_detection_train_loader,
     get_detection_dataset_dicts,
@@ -108,8 +109,10 @@ def dataset_dicts(names: Sequence[str], filter_empty: bool = True, **kwargs) -> 
     try:
         return get_detection_dataset_dicts(names, filter_empty=filter_empty, **kwargs)
     except AssertionError as exc:  # detectron2: "Dataset 'x' is empty!", "No valid data found in x."
-        hint = " (images without annotations are dropped for training)" if filter_empty else ""
-        raise DatasetError(f"{', '.join(names)}: no images to use: {exc}{hint}") from None
+        files = [MetadataCatalog.get(name).get("json_file") for name in names]
+        where = ", ".join(f"{name} ({file})" if file else name for name, file in zip(names, files))
+        hint = "; images without annotations are dropped for training (DATALOADER.FILTER_EMPTY_ANNOTATIONS)"
+        raise DatasetError(f"dataset {where} has no usable images ({exc}){hint if filter_empty else ''}") from None
 
 
 def build_train_loader(cfg: CfgNode):

@@ -77,8 +77,10 @@ def spatial_adjacency(
         else:
             graphs_per_block, rows_per_block = 1, max(1, _PAIR_CHUNK // max_nodes)
         edges = []
-        # Blocks of the padded (G, K, K) pair tensor in graph-major order (several whole images per
-        # block when they are small): the loop only bounds memory, and the edges come out coalesced.
+        # Blocks of the padded (G, K, K) pair tensor in graph-major order: several whole images per
+        # block when K^2 fits the budget, row bands of one image when it does not (K > 724). The loop
+        # only bounds memory (PyG has no block-diagonal pairwise primitive; a single (G, K, K) block
+        # would be both slower and gigabytes big); edges come out coalesced, without a sort.
         for first_graph in range(0, num_graphs, graphs_per_block):
             graphs = slice(first_graph, first_graph + graphs_per_block)
             for first_row in range(0, max_nodes, rows_per_block):

@@ -186,7 +186,9 @@ def test_distill_killed_mid_run_resumes_at_the_checkpoint_with_the_same_lr_sched
     first = _distill(opts)
     try:
         deadline = time.time() + 400
-        while not (out / "model_0000003.pth").exists():  # the checkpoint after iteration 4
+        tag = out / "last_checkpoint"
+        # kill once the checkpoint after iteration 4 is complete and tagged (the tag follows the file)
+        while not (tag.exists() and tag.read_text() >= "model_0000003.pth"):
             assert first.poll() is None, f"run ended before its 4th iteration:\n{first.stdout.read()[-3000:]}"
             assert time.time() < deadline, "no checkpoint after 400 s"
             time.sleep(0.05)
