@@ -3,8 +3,8 @@
     python benchmarks/bench_infer.py                      # 20 timed pages after 3 warm-up pages
     python benchmarks/bench_infer.py --num-pages 5 --warmup 1 --threads 2
 
-Every model sees the same generated 600x800 pages, preprocessed as ``scripts/predict.py`` does (the
-synthetic configs resize them to 384x512), one page per call: PyTorch eager ``model([x])`` and the
+Every model sees the same generated 600x800 pages, preprocessed as ``scripts/predict.py`` does (resized
+to the synthetic configs' INPUT.MIN/MAX_SIZE_TEST, the same for all three), one page per call: PyTorch eager ``model([x])`` and the
 TorchScript trace (``graphkd.inference.export.trace_model``) of the same model. The six variants run
 interleaved, page by page, so a busy machine slows them alike; the table gives the median wall-clock
 ms/page (and pages/s) over the timed pages after the warm-up pages, and the median process CPU time per

@@ -32,5 +32,11 @@ def main(args):
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
     with exit_on_user_error():
-        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-               dist_url=args.dist_url, args=(args,))
+        launch(
+            main,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args,),
+        )

@@ -9,12 +9,14 @@
 
 Inputs are page images (png, jpg, jpeg, tif, tiff), PDFs (rendered page by page at --dpi with pypdfium2),
 folders (searched recursively, sorted) and glob patterns. A GraphKD config predicts as its plain student, so
-no teacher is needed. Writes DIR/predictions.json (``images``: id, file_name, page (1-based PDF page or
-null), width, height, overlay; ``categories``; ``annotations`` in COCO results format: image_id,
-category_id (the dataset's ids: metadata ``thing_dataset_id_to_contiguous_id`` when the config's datasets
-have it, else contiguous id + 1), bbox XYWH in page pixels, score) and DIR/overlays/*.png, one per page.
-Trailing ``KEY VALUE`` pairs override the config. An input that cannot be read is reported and skipped; the
-exit status is 1 when any input failed, 2 when nothing could run. The logic is ``graphkd.inference``.
+no teacher is needed. Writes DIR/predictions.json (``images``: id, file_name, page (1-based PDF page or null),
+width, height, overlay; ``categories``; ``annotations`` in COCO results format: image_id, category_id (the
+dataset's ids: metadata ``thing_dataset_id_to_contiguous_id`` when the config's datasets have it, else
+contiguous id + 1), bbox XYWH in page pixels, score; ``failures``) and DIR/overlays/*.png, one per page.
+--score-thresh (default 0.5) replaces the config's ``MODEL.ROI_HEADS.SCORE_THRESH_TEST``; trailing
+``KEY VALUE`` pairs override the config (put them last: after --input, the first config key ends the input
+list). An input that cannot be read is reported and skipped; the exit status is 1 when any input failed, 2
+when nothing could run. The logic is ``graphkd.inference``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             break
     if not args.input:
         parser.error("--input needs at least one image, PDF, folder or pattern")
+    if args.batch_size < 1 or args.dpi <= 0:
+        parser.error("--batch-size must be >= 1 and --dpi > 0")
     return args
 
 

@@ -79,7 +79,9 @@ class BadImageGuard:
                 with self._num_skipped.get_lock():
                     self._num_skipped.value += 1
                     count = self._num_skipped.value
-                logger.warning("Skipping unreadable image %s (%s); %d skipped so far", file_name, reason, count)
+                logger.warning(
+                    "Skipping unreadable image %s (%s); %d skipped so far", file_name, reason, count
+                )
                 if self.replacements is None:
                     return None
                 dataset_dict = self._replacement()
@@ -112,7 +114,9 @@ def dataset_dicts(names: Sequence[str], filter_empty: bool = True, **kwargs) -> 
         files = [MetadataCatalog.get(name).get("json_file") for name in names]
         where = ", ".join(f"{name} ({file})" if file else name for name, file in zip(names, files))
         hint = "; images without annotations are dropped for training (DATALOADER.FILTER_EMPTY_ANNOTATIONS)"
-        raise DatasetError(f"dataset {where} has no usable images ({exc}){hint if filter_empty else ''}") from None
+        raise DatasetError(
+            f"dataset {where} has no usable images ({exc}){hint if filter_empty else ''}"
+        ) from None
 
 
 def build_train_loader(cfg: CfgNode):

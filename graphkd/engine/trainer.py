@@ -66,7 +66,9 @@ class GraphKDTrainer(DefaultTrainer):
         data_loader = self.build_train_loader(cfg)
         ddp_kwargs = {"device_ids": None} if torch.device(cfg.MODEL.DEVICE).type == "cpu" else {}
         model = create_ddp_model(model, broadcast_buffers=False, **ddp_kwargs)
-        self._trainer = (_AMPTrainer if cfg.SOLVER.AMP.ENABLED else _SimpleTrainer)(model, data_loader, optimizer)
+        self._trainer = (_AMPTrainer if cfg.SOLVER.AMP.ENABLED else _SimpleTrainer)(
+            model, data_loader, optimizer
+        )
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = AtomicCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
         self.start_iter = 0
@@ -98,7 +100,10 @@ class GraphKDTrainer(DefaultTrainer):
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         return COCOEvaluator(
-            dataset_name, tasks=("bbox",), distributed=True, output_dir=output_folder,
+            dataset_name,
+            tasks=("bbox",),
+            distributed=True,
+            output_dir=output_folder,
             use_fast_impl=detectron2_has_ops(),
         )
 
@@ -166,7 +171,9 @@ def run(args: argparse.Namespace, require_graphkd: bool | None = None):
             cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
             cfg.freeze()
         model = GraphKDTrainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
         return GraphKDTrainer.test(cfg, model)
     trainer = GraphKDTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)

@@ -9,20 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import ROOT
-from test_engine_robustness_utils import make_pages, run_opts, script_args
+from test_engine_robustness_utils import as_opts, make_pages, run_opts, script_args
 
-LOSSES = ("total_loss", "loss_cls", "loss_box_reg", "loss_rpn_cls", "loss_rpn_loc", "loss_graphkd_node",
-          "loss_graphkd_edge")
+LOSSES = (
+    "total_loss",
+    "loss_cls",
+    "loss_box_reg",
+    "loss_rpn_cls",
+    "loss_rpn_loc",
+    "loss_graphkd_node",
+    "loss_graphkd_edge",
+)
 
 
 def first_losses(teacher, json_file, image_root, output_dir, num_iters: int = 10) -> dict[str, list[float]]:
     """The losses of the first ``num_iters`` iterations of a tiny GraphKD run with a fixed SEED."""
     from graphkd.engine.trainer import GraphKDTrainer, setup_cfg
 
-    opts = run_opts(teacher, Path(json_file), Path(image_root), Path(output_dir)) + [
-        "SOLVER.MAX_ITER", str(num_iters), "DATALOADER.NUM_WORKERS", "0", "SEED", "1234",
-    ]
+    opts = run_opts(teacher, Path(json_file), Path(image_root), Path(output_dir))
+    opts += as_opts({"SOLVER.MAX_ITER": num_iters, "DATALOADER.NUM_WORKERS": 0, "SEED": 1234})
     trainer = GraphKDTrainer(setup_cfg(script_args(opts)))  # setup_cfg seeds every RNG from SEED
     trainer.resume_or_load(resume=False)
     trainer.train()
@@ -31,6 +38,8 @@ def first_losses(teacher, json_file, image_root, output_dir, num_iters: int = 10
 
 _IN_A_NEW_PROCESS = """
 import json, sys
+import torch
+torch.set_num_threads(int(sys.argv[8]))
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 from test_engine_robustness_determinism import first_losses
 losses = first_losses((sys.argv[3], sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7])
@@ -47,11 +56,26 @@ def test_same_seed_gives_identical_first_10_losses(tiny_teacher, tmp_path):
     assert first == second  # exact: no tolerance
     assert len(set(first["loss_graphkd_edge"])) > 1  # the runs did train (losses change)
 
-    # a fresh interpreter with another hash seed (set/dict orders of strings change) gives the same numbers
-    args = [str(ROOT / "tests"), str(Path(__file__).parent), *tiny_teacher, str(json_file), str(image_root),
-            str(tmp_path / "third")]
-    result = subprocess.run([sys.executable, "-c", _IN_A_NEW_PROCESS, *args], capture_output=True, text=True,
-                            cwd=ROOT, timeout=600, env={**os.environ, "PYTHONHASHSEED": "4321"})
+    # A fresh interpreter with another hash seed (set/dict orders of strings change) gives the same numbers.
+    # It needs the same number of torch threads: CPU kernels split their float reductions by thread, so the
+    # last bits of a sum depend on the thread count (1 here, conftest's; 2 would differ from iteration 0).
+    args = [
+        str(ROOT / "tests"),
+        str(Path(__file__).parent),
+        *tiny_teacher,
+        str(json_file),
+        str(image_root),
+        str(tmp_path / "third"),
+        str(torch.get_num_threads()),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", _IN_A_NEW_PROCESS, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "PYTHONHASHSEED": "4321"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("LOSSES "))
     assert json.loads(line[len("LOSSES ") :]) == first

@@ -15,8 +15,16 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT, tiny_cfg, write_cfg
-from test_engine_robustness_utils import GRAPHKD_CONFIG, TINY_RUN_OPTS, make_pages, run_opts, script_args
+from test_engine_robustness_utils import (
+    GRAPHKD_CONFIG,
+    TINY_RUN_OPTS,
+    as_opts,
+    make_pages,
+    run_opts,
+    script_args,
+)
 
+from graphkd.engine.data import BadImageGuard, build_train_loader
 from graphkd.engine.errors import DEBUG_ENV, BadImageError, exit_on_user_error, one_line_message
 
 
@@ -38,7 +46,9 @@ def page_copy(pages, tmp_path) -> tuple[Path, Path]:
     return copy_json, copy_root
 
 
-def cli_run(opts: list[str], config_file: str = GRAPHKD_CONFIG, require_graphkd: bool = True) -> tuple[int, str]:
+def cli_run(
+    opts: list[str], config_file: str = GRAPHKD_CONFIG, require_graphkd: bool = True
+) -> tuple[int, str]:
     """``scripts/distill.py`` in process: (exit status, stderr)."""
     from graphkd.engine.trainer import run
 
@@ -67,7 +77,9 @@ def test_corrupt_image_is_named_when_met_in_training(tiny_teacher, page_copy, tm
     json_file, image_root = page_copy
     corrupt = image_root / "000001.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
-    status, stderr = cli_run(run_opts(tiny_teacher, json_file, image_root, tmp_path / "out"))  # batch 2: both pages
+    status, stderr = cli_run(
+        run_opts(tiny_teacher, json_file, image_root, tmp_path / "out")
+    )  # batch 2: both pages
     assert_one_line_error(status, stderr, "cannot read image", str(corrupt), "SKIP_BAD_IMAGES")
 
 
@@ -94,7 +106,9 @@ def test_empty_dataset_is_named(tiny_teacher, page_copy, tmp_path, images):
     if not images:
         data["images"] = []
     json_file.write_text(json.dumps(data))
-    status, stderr = cli_run(run_opts(tiny_teacher, json_file, image_root, tmp_path / "out", name="robust_empty"))
+    status, stderr = cli_run(
+        run_opts(tiny_teacher, json_file, image_root, tmp_path / "out", name="robust_empty")
+    )
     line = assert_one_line_error(status, stderr)
     assert ("robust_empty" if images else str(json_file)) in line
 
@@ -104,7 +118,9 @@ def test_teacher_weights_for_another_class_count_are_named(page_copy, tmp_path):
     from detectron2.modeling import build_model
 
     teacher_cfg = tiny_cfg(extra=["MODEL.FPN.OUT_CHANNELS", 64])  # 5 classes, as the student
-    three_class = build_model(tiny_cfg(extra=["MODEL.FPN.OUT_CHANNELS", 64, "MODEL.ROI_HEADS.NUM_CLASSES", 3]))
+    three_class = build_model(
+        tiny_cfg(extra=["MODEL.FPN.OUT_CHANNELS", 64, "MODEL.ROI_HEADS.NUM_CLASSES", 3])
+    )
     DetectionCheckpointer(three_class, save_dir=str(tmp_path)).save("teacher_3cls")
     teacher = (write_cfg(teacher_cfg, tmp_path / "teacher.yaml"), str(tmp_path / "teacher_3cls.pth"))
     status, stderr = cli_run(run_opts(teacher, *page_copy, tmp_path / "out"))
@@ -146,8 +162,14 @@ def test_error_from_a_dataloader_worker_is_reduced_to_its_original_line():
 def test_script_exits_2_with_one_line_naming_the_bad_key(tmp_path):
     """A real process: scripts/distill.py, as a user runs it."""
     cmd = [
-        sys.executable, str(ROOT / "scripts" / "distill.py"), "--config-file", str(ROOT / GRAPHKD_CONFIG),
-        "SOLVER.NO_SUCH_KEY", "1", "OUTPUT_DIR", str(tmp_path),
+        sys.executable,
+        str(ROOT / "scripts" / "distill.py"),
+        "--config-file",
+        str(ROOT / GRAPHKD_CONFIG),
+        "SOLVER.NO_SUCH_KEY",
+        "1",
+        "OUTPUT_DIR",
+        str(tmp_path),
     ]
     env = {k: v for k, v in os.environ.items() if k != DEBUG_ENV}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
@@ -161,12 +183,20 @@ def test_script_exits_2_with_one_line_naming_the_bad_key(tmp_path):
 def test_train_net_exits_2_naming_a_truncated_annotation_file(page_copy, tmp_path):
     json_file, image_root = page_copy
     json_file.write_text(json_file.read_text()[:100])
-    opts = TINY_RUN_OPTS + [
-        "DATASETS.REGISTER", f'("robust={json_file}:{image_root}",)', "DATASETS.TRAIN", '("robust",)',
-        "OUTPUT_DIR", str(tmp_path / "out"),
+    opts = TINY_RUN_OPTS + as_opts(
+        {
+            "DATASETS.REGISTER": f'("robust={json_file}:{image_root}",)',
+            "DATASETS.TRAIN": '("robust",)',
+            "OUTPUT_DIR": tmp_path / "out",
+        }
+    )
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_net.py"),
+        "--config-file",
+        str(ROOT / "configs/synthetic/student_R18.yaml"),
+        *opts,
     ]
-    cmd = [sys.executable, str(ROOT / "scripts" / "train_net.py"), "--config-file",
-           str(ROOT / "configs/synthetic/student_R18.yaml"), *opts]
     env = {k: v for k, v in os.environ.items() if k != DEBUG_ENV}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert result.returncode == 2, result.stderr[-3000:]
@@ -180,15 +210,20 @@ def test_skip_bad_images_replaces_an_unreadable_image_with_a_warning_and_a_count
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
     from graphkd.data import register_layout_dataset
-    from graphkd.engine.data import BadImageGuard, build_train_loader
 
     json_file, image_root = page_copy
     corrupt = image_root / "000000.png"
     corrupt.write_bytes(b"not an image at all")
     register_layout_dataset("robust_skip", json_file, image_root)
-    cfg = tiny_cfg(extra=["DATASETS.TRAIN", '("robust_skip",)', "DATALOADER.NUM_WORKERS", 0,
-                          "SOLVER.IMS_PER_BATCH", 2, "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", 96,
-                          "DATALOADER.SKIP_BAD_IMAGES", True])
+    overrides = {
+        "DATASETS.TRAIN": '("robust_skip",)',
+        "DATALOADER.NUM_WORKERS": 0,
+        "SOLVER.IMS_PER_BATCH": 2,
+        "INPUT.MIN_SIZE_TRAIN": "(64,)",
+        "INPUT.MAX_SIZE_TRAIN": 96,
+        "DATALOADER.SKIP_BAD_IMAGES": True,
+    }
+    cfg = tiny_cfg(extra=as_opts(overrides))
     try:
         loader = build_train_loader(cfg)
         with caplog.at_level(logging.WARNING, logger="graphkd.engine.data"):
@@ -200,12 +235,26 @@ def test_skip_bad_images_replaces_an_unreadable_image_with_a_warning_and_a_count
     assert all(record["file_name"] != str(corrupt) for batch in batches for record in batch)
     assert all(isinstance(record["image"], torch.Tensor) for batch in batches for record in batch)
     skipped = [r for r in caplog.records if "Skipping unreadable image" in r.getMessage()]
-    assert skipped and str(corrupt) in skipped[0].getMessage() and "1 skipped so far" in skipped[0].getMessage()
+    assert (
+        skipped and str(corrupt) in skipped[0].getMessage() and "1 skipped so far" in skipped[0].getMessage()
+    )
 
-    guard = BadImageGuard(lambda record: _read(record), skip_bad_images=True)  # no replacements: skip = None
+    guard = BadImageGuard(_read, skip_bad_images=True)  # no replacements: None, detectron2's "skip"
     assert guard({"file_name": str(corrupt)}) is None and guard.num_skipped == 1
     with pytest.raises(BadImageError, match="missing.png"):
         BadImageGuard(_read)({"file_name": str(image_root / "missing.png")})
+
+
+def test_skipped_image_count_adds_up_over_dataloader_workers(page_copy):
+    json_file, image_root = page_copy
+    corrupt = image_root / "000000.png"
+    corrupt.write_bytes(b"not an image at all")
+    guard = BadImageGuard(_read, skip_bad_images=True)
+    records = [{"file_name": str(corrupt)}, {"file_name": str(image_root / "000001.png")}] * 3
+    loader = torch.utils.data.DataLoader(records, batch_size=None, num_workers=2, collate_fn=guard)
+    mapped = list(loader)
+    assert sum(item is None for item in mapped) == 3
+    assert guard.num_skipped == 3  # counted in the worker processes, read in this one
 
 
 def _read(record: dict):
@@ -214,17 +263,18 @@ def _read(record: dict):
     return read_image(record["file_name"])
 
 
-@pytest.mark.slow
-def test_training_with_skip_bad_images_runs_past_a_corrupt_page(tiny_teacher, page_copy, tmp_path):
+def test_training_with_skip_bad_images_runs_past_a_corrupt_page(tiny_teacher, page_copy, tmp_path, caplog):
     from graphkd.engine.trainer import GraphKDTrainer, setup_cfg
 
     json_file, image_root = page_copy
     (image_root / "000001.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
-    opts = run_opts(tiny_teacher, json_file, image_root, tmp_path / "out") + [
-        "SOLVER.MAX_ITER", "3", "DATALOADER.SKIP_BAD_IMAGES", "True",
-    ]
+    opts = run_opts(tiny_teacher, json_file, image_root, tmp_path / "out")
+    opts += as_opts({"SOLVER.MAX_ITER": 3, "DATALOADER.SKIP_BAD_IMAGES": True})
     trainer = GraphKDTrainer(setup_cfg(script_args(opts)))
     trainer.resume_or_load(resume=False)
-    trainer.train()
+    with caplog.at_level(logging.WARNING, logger="graphkd.engine.data"):
+        trainer.train()
     assert len(trainer.storage.history("total_loss").values()) == 3
+    warnings = [r.getMessage() for r in caplog.records if "Skipping unreadable image" in r.getMessage()]
+    assert warnings and str(image_root / "000001.png") in warnings[0]  # batch 2 of 2 pages: met at once
     assert (tmp_path / "out" / "model_student.pth").exists()

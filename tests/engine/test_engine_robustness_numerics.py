@@ -98,7 +98,9 @@ def _distiller(edge_loss: str, node_type_mode: str = "covariance", text_classes=
 
 def _boxes(num_nodes: int) -> torch.Tensor:
     rows = torch.arange(num_nodes, dtype=torch.float32)
-    return torch.stack([torch.full_like(rows, 10), 10 + 30 * rows, torch.full_like(rows, 90), 35 + 30 * rows], 1)
+    return torch.stack(
+        [torch.full_like(rows, 10), 10 + 30 * rows, torch.full_like(rows, 90), 35 + 30 * rows], 1
+    )
 
 
 def _check_finite_with_gradients(distiller, student, teacher, boxes, num_nodes, background, gt_classes):
@@ -120,7 +122,9 @@ def test_degenerate_graphs_give_finite_losses_and_gradients(edge_loss):
 
     # one node in a graph (and a second image with none)
     one = _distiller(edge_loss)
-    _check_finite_with_gradients(one, feats[:1], feats[:1] + 1, _boxes(1), [1, 0], none[:1], torch.tensor([0]))
+    _check_finite_with_gradients(
+        one, feats[:1], feats[:1] + 1, _boxes(1), [1, 0], none[:1], torch.tensor([0])
+    )
 
     # no text nodes: every foreground node is a table/figure (gt typing), plus a background node
     no_text = _distiller(edge_loss, node_type_mode="gt", text_classes=[0, 1, 2])
@@ -132,14 +136,19 @@ def test_degenerate_graphs_give_finite_losses_and_gradients(edge_loss):
     # identical features on every node, student and teacher: zero covariance, every pair similar (all merge)
     same = feats[:1].expand(5, -1, -1, -1).contiguous()
     identical = _distiller(edge_loss)
-    losses = _check_finite_with_gradients(identical, same, same, _boxes(5), [5], none, torch.zeros(5, dtype=torch.long))
+    losses = _check_finite_with_gradients(
+        identical, same, same, _boxes(5), [5], none, torch.zeros(5, dtype=torch.long)
+    )
     assert losses["loss_graphkd_node"].item() == pytest.approx(0.0, abs=1e-6)
 
     # all-zero features (a dead student or a black page): cosine similarities of zero vectors
     zeros = torch.zeros(5, 8, 7, 7)
-    _check_finite_with_gradients(_distiller(edge_loss), zeros, zeros, _boxes(5), [3, 2], none, torch.zeros(5).long())
+    _check_finite_with_gradients(
+        _distiller(edge_loss), zeros, zeros, _boxes(5), [3, 2], none, torch.zeros(5).long()
+    )
 
     # no nodes at all (R == 0 happens in detection)
     empty = torch.zeros(0, 8, 7, 7)
-    _check_finite_with_gradients(_distiller(edge_loss), empty, empty, torch.zeros(0, 4), [0, 0], none[:0],
-                                 torch.zeros(0).long())
+    _check_finite_with_gradients(
+        _distiller(edge_loss), empty, empty, torch.zeros(0, 4), [0, 0], none[:0], torch.zeros(0).long()
+    )

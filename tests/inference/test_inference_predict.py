@@ -151,7 +151,7 @@ def test_predict_config_overrides_after_input_are_applied(tiny_student, pages, t
     assert len(data["images"]) == 1 and 0 < len(data["annotations"]) <= 3
 
 
-def test_graphkd_config_predicts_as_the_plain_student():
+def test_graphkd_light_config_predicts_as_the_plain_light_student():
     from graphkd.inference import setup_inference_cfg
 
     cfg = setup_inference_cfg(
@@ -160,12 +160,12 @@ def test_graphkd_config_predicts_as_the_plain_student():
     assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
     assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == pytest.approx(0.3)
     assert cfg.TEACHER.CONFIG_FILE == "configs/synthetic/teacher_R50.yaml"
-    assert (cfg.MODEL.FPN.OUT_CHANNELS, cfg.MODEL.ROI_BOX_HEAD.FC_DIM, cfg.MODEL.RPN.POST_NMS_TOPK_TEST) == (
-        128,
-        256,
-        300,
-    )
-    assert cfg.MODEL.RESNETS.DEPTH == 18
+    student = setup_inference_cfg(ROOT / "configs/synthetic/student_R18.yaml")
+    assert cfg.MODEL.RESNETS.DEPTH == student.MODEL.RESNETS.DEPTH == 18
+    assert cfg.INPUT.MIN_SIZE_TEST == student.INPUT.MIN_SIZE_TEST
+    assert cfg.MODEL.FPN.OUT_CHANNELS < student.MODEL.FPN.OUT_CHANNELS
+    assert cfg.MODEL.ROI_BOX_HEAD.FC_DIM < student.MODEL.ROI_BOX_HEAD.FC_DIM
+    assert cfg.MODEL.RPN.POST_NMS_TOPK_TEST < student.MODEL.RPN.POST_NMS_TOPK_TEST
 
 
 def test_category_ids_come_from_dataset_metadata_when_registered():
