@@ -12,7 +12,9 @@ page (all threads), which another process's load disturbs less. Weights are rand
 of the backbone, FPN, RPN and box head does not depend on them; only the final per-class NMS does, slightly,
 through how many boxes pass the score threshold. FLOPs are fvcore's count on one page through detectron2's
 ``FlopCountAnalysis`` (one multiply-add = one flop; ops without an fvcore handle, e.g. NMS, count as zero).
-Prints a markdown table.
+Prints a markdown table. One torch thread by default: on the shared 2-core development machine, two threads
+made every timing 5-10x slower and erratic (OpenMP threads waiting on each other under load), while one
+thread gives wall times equal to CPU times, page after page.
 """
 
 from __future__ import annotations
@@ -119,7 +121,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-pages", type=int, default=20, help="timed pages (medians over them)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed pages per variant before timing")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (0: torch's default); see the module docstring",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.threads:

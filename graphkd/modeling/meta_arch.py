@@ -28,24 +28,29 @@ __all__ = ["GraphKDRCNN", "text_class_ids_from_cfg"]
 
 
 def text_class_ids_from_cfg(cfg) -> list[int]:
-    """Contiguous ids of the text-like classes: ``GRAPHKD.NODE_TYPE.TEXT_CLASSES`` or the train set's metadata."""
+    """Contiguous ids of the text-like classes: ``GRAPHKD.NODE_TYPE.TEXT_CLASSES`` or the train set's metadata.
+
+    Datasets registered from a spec (``DATASETS.REGISTER``) learn their class names from their JSON here.
+    """
+    from graphkd.data import text_class_ids
+
     names = list(cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES)
-    thing_classes: list[str] = []
-    if cfg.DATASETS.TRAIN:
-        metadata = MetadataCatalog.get(cfg.DATASETS.TRAIN[0])
-        thing_classes = list(getattr(metadata, "thing_classes", []) or [])
-        if not names:
-            names = list(getattr(metadata, "text_classes", []) or [])
-    if not names:
+    dataset = cfg.DATASETS.TRAIN[0] if cfg.DATASETS.TRAIN else None
+    metadata = MetadataCatalog.get(dataset) if dataset else None
+    if metadata is None or (metadata.get("thing_classes") is None and metadata.get("json_file") is None):
+        if names:
+            raise ValueError(
+                f"text classes {names} are given by name, but training dataset {dataset!r} has no thing_classes "
+                "metadata to map them to class ids"
+            )
         return []
-    if not thing_classes:
-        raise ValueError(
-            f"text classes {names} are given by name, but dataset {cfg.DATASETS.TRAIN[:1]} has no "
-            "thing_classes metadata to map them to class ids"
-        )
+    dataset_text_ids = text_class_ids(dataset)  # reads the class names from the JSON when not yet known
+    if not names:
+        return dataset_text_ids
+    thing_classes = list(metadata.thing_classes)
     unknown = [name for name in names if name not in thing_classes]
     if unknown:
-        raise ValueError(f"text classes {unknown} are not classes of {cfg.DATASETS.TRAIN[0]}: {thing_classes}")
+        raise ValueError(f"text classes {unknown} are not classes of {dataset}: {thing_classes}")
     return sorted(thing_classes.index(name) for name in names)
 
 

@@ -117,3 +117,20 @@ def test_missing_teacher_config_is_named(tiny_teacher):
     cfg = graphkd_cfg(tiny_teacher, ["TEACHER.CONFIG_FILE", "/nonexistent/teacher.yaml"])
     with pytest.raises(FileNotFoundError, match="/nonexistent/teacher.yaml"):
         build_model(cfg)
+
+
+def test_text_class_names_resolve_for_a_dataset_registered_from_a_spec(tiny_teacher, tmp_path):
+    import json
+
+    from graphkd.data import register_from_spec
+    from graphkd.modeling import text_class_ids_from_cfg
+
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(["figure", "paragraph", "heading", "table"])]
+    json_file = tmp_path / "spec.json"
+    json_file.write_text(json.dumps({"images": [], "annotations": [], "categories": categories}))
+    register_from_spec(f"tiny_spec_pages={json_file}:{tmp_path}")
+    cfg = graphkd_cfg(
+        tiny_teacher,
+        ["DATASETS.TRAIN", '("tiny_spec_pages",)', "GRAPHKD.NODE_TYPE.TEXT_CLASSES", '["heading", "paragraph"]'],
+    )
+    assert text_class_ids_from_cfg(cfg) == [1, 2]
