@@ -18,10 +18,7 @@ atomically, so ``--resume`` works after any kill. A bad config, dataset or teach
 one-line ``error: ...`` and exit status 2 (``GRAPHKD_DEBUG=1`` shows the traceback).
 """
 
-from detectron2.engine import default_argument_parser
-
-from graphkd.engine.errors import exit_on_user_error
-from graphkd.engine.launch import launch
+from graphkd.engine.launch import launch_from_cli
 from graphkd.engine.trainer import run
 
 
@@ -30,13 +27,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
-    with exit_on_user_error():
-        launch(
-            main,
-            args.num_gpus,
-            num_machines=args.num_machines,
-            machine_rank=args.machine_rank,
-            dist_url=args.dist_url,
-            args=(args,),
-        )
+    launch_from_cli(main)

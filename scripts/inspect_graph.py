@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
 import sys
 
-CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")  # e.g. MODEL.ROI_HEADS.SCORE_THRESH_TEST
+from graphkd.inference.pages import split_trailing_opts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,11 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the proposal and node sampling")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args(argv)
-    # --input takes every word after it: the first config key among them (not an existing path) starts opts
-    for index, item in enumerate(args.input):
-        if CONFIG_KEY.match(item) and not os.path.exists(item):
-            args.input, args.opts = args.input[:index], args.input[index:] + args.opts
-            break
+    args.input, args.opts = split_trailing_opts(args.input, args.opts)
     if not args.input and not args.dataset:
         parser.error("give --input images, or --dataset to take pages from")
     if args.gt and args.dataset:

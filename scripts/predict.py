@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
 import sys
 
 from graphkd.inference import BatchPredictor, dataset_classes, predict_inputs, setup_inference_cfg
-
-CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")  # e.g. MODEL.ROI_HEADS.SCORE_THRESH_TEST
+from graphkd.inference.pages import split_trailing_opts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,11 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=4, help="pages per model call")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args(argv)
-    # --input takes every word after it: the first config key among them (not an existing path) starts opts
-    for index, item in enumerate(args.input):
-        if CONFIG_KEY.match(item) and not os.path.exists(item):
-            args.input, args.opts = args.input[:index], args.input[index:] + args.opts
-            break
+    args.input, args.opts = split_trailing_opts(args.input, args.opts)
     if not args.input:
         parser.error("--input needs at least one image, PDF, folder or pattern")
     if args.batch_size < 1 or args.dpi <= 0:

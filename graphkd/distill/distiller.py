@@ -94,7 +94,9 @@ class GraphKDDistiller(nn.Module):
         else:
             edge_kwargs = {}
         merge = (
-            TextNodeMerge(g.MERGE.THRESH, g.MERGE.MAX_ROUNDS, g.MERGE.MIN_TEXT_RATIO) if g.MERGE.ENABLED else None
+            TextNodeMerge(g.MERGE.THRESH, g.MERGE.MAX_ROUNDS, g.MERGE.MIN_TEXT_RATIO)
+            if g.MERGE.ENABLED
+            else None
         )
         return cls(
             student_channels=student_channels,
@@ -149,8 +151,9 @@ class GraphKDDistiller(nn.Module):
         gt_classes: Tensor,
     ) -> tuple[dict[str, Tensor], dict[str, float]]:
         """Return ``({"loss_graphkd_node": ..., "loss_graphkd_edge": ...}, stats)``, losses already weighted."""
-        graphs = self.build_graphs(student_feats, teacher_feats, boxes, num_nodes_per_image, is_background,
-                                   gt_classes)
+        graphs = self.build_graphs(
+            student_feats, teacher_feats, boxes, num_nodes_per_image, is_background, gt_classes
+        )
         stats = self.node_stats(graphs, "")
         if self.merge is not None:
             graphs = self.merge(graphs).batch
@@ -160,10 +163,13 @@ class GraphKDDistiller(nn.Module):
         num_graphs = graphs.num_graphs
         losses = {
             "loss_graphkd_node": self.node_loss_weight
-            * node_loss(graphs.x, graphs.x_teacher, graphs.batch, weight=sampled.weight, num_graphs=num_graphs),
+            * node_loss(
+                graphs.x, graphs.x_teacher, graphs.batch, weight=sampled.weight, num_graphs=num_graphs
+            ),
             "loss_graphkd_edge": self.edge_loss_weight
-            * self.edge_loss(graphs.x, graphs.x_teacher, graphs.batch, node_type=graphs.node_type,
-                             num_graphs=num_graphs),
+            * self.edge_loss(
+                graphs.x, graphs.x_teacher, graphs.batch, node_type=graphs.node_type, num_graphs=num_graphs
+            ),
         }
         return losses, stats
 

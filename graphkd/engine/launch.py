@@ -76,3 +76,22 @@ def _cpu_worker(
         main_func(*args)
     finally:
         dist.destroy_process_group()
+
+
+def launch_from_cli(main_func: Callable) -> None:
+    """``main`` of a training script: detectron2's command line, one process per GPU (or gloo CPU processes),
+    and user errors reported as one ``error: ...`` line with exit code 2."""
+    from detectron2.engine import default_argument_parser
+
+    from .errors import exit_on_user_error
+
+    args = default_argument_parser().parse_args()
+    with exit_on_user_error():
+        launch(
+            main_func,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args,),
+        )

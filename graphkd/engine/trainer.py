@@ -16,7 +16,7 @@ from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from graphkd.config import get_graphkd_cfg
+from graphkd.config import load_config
 from graphkd.env import detectron2_has_ops
 
 from . import data as engine_data
@@ -26,7 +26,6 @@ from .errors import check_finite_losses
 logger = logging.getLogger(__name__)
 
 STUDENT_CHECKPOINT = "model_student.pth"
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class _FiniteLossCheck:
@@ -127,29 +126,7 @@ def save_student_checkpoint(model: torch.nn.Module, path: str) -> str:
 
 def setup_cfg(args: argparse.Namespace) -> CfgNode:
     """Config from ``--config-file`` and trailing ``KEY VALUE`` overrides, datasets registered, detectron2 set up."""
-    import graphkd.data  # noqa: F401  (registers the builtin datasets)
-    import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the backbones)
-    from graphkd.data import register_from_spec
-
-    if not os.path.isfile(args.config_file):
-        raise FileNotFoundError(f"config file not found: {args.config_file}")
-    cfg = get_graphkd_cfg()
-    try:
-        cfg.merge_from_file(args.config_file)
-        cfg.merge_from_list(args.opts)
-    except (AssertionError, KeyError, ValueError) as exc:  # yacs reports unknown keys with a bare assert
-        raise ValueError(f"{args.config_file} (+ command-line overrides): {exc}") from None
-    for spec in cfg.DATASETS.REGISTER:
-        register_from_spec(spec)
-    teacher_cfg = cfg.TEACHER.CONFIG_FILE
-    if teacher_cfg and not os.path.isabs(teacher_cfg) and not os.path.exists(teacher_cfg):
-        # configs name their teacher relative to the repository root; accept that from any working directory
-        in_repo = os.path.join(REPO_ROOT, teacher_cfg)
-        if os.path.exists(in_repo):
-            cfg.TEACHER.CONFIG_FILE = in_repo
-    if not torch.cuda.is_available() and cfg.MODEL.DEVICE.startswith("cuda"):
-        logger.warning("CUDA is not available: running on the CPU")
-        cfg.MODEL.DEVICE = "cpu"
+    cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
     return cfg

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +149,15 @@ def iter_pages(path: str | os.PathLike, dpi: float = 100.0) -> Iterator[Page]:
             yield Page(np.asarray(image), os.fspath(path), number)
     else:
         yield Page(read_image_rgb(path), os.fspath(path), None)
+
+
+CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")  # e.g. MODEL.ROI_HEADS.SCORE_THRESH_TEST
+
+
+def split_trailing_opts(inputs: list[str], opts: list[str]) -> tuple[list[str], list[str]]:
+    """``--input`` takes every word after it: the first config key among them that is not an existing path
+    starts the ``KEY VALUE`` overrides."""
+    for index, item in enumerate(inputs):
+        if CONFIG_KEY.match(item) and not os.path.exists(item):
+            return inputs[:index], inputs[index:] + opts
+    return inputs, opts

@@ -30,8 +30,6 @@ from detectron2.structures import Instances
 from PIL import Image
 from tqdm import tqdm
 
-from graphkd.config import get_graphkd_cfg
-
 from .pages import InputFailure, Page, count_pages, expand_inputs, iter_pages
 
 logger = logging.getLogger(__name__)
@@ -62,16 +60,9 @@ def setup_inference_cfg(
     A GraphKD config (``GraphKDRCNN``) predicts as its plain student (``GeneralizedRCNN``), so no teacher is
     built or loaded. ``device=None`` keeps ``MODEL.DEVICE``, falling back to the CPU when CUDA is missing.
     """
-    import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the timm backbones)
-    from graphkd.data import register_from_spec  # importing graphkd.data registers the builtin datasets
+    from graphkd.config import load_config
 
-    if not os.path.isfile(config_file):
-        raise FileNotFoundError(f"config file not found: {config_file}")
-    cfg = get_graphkd_cfg()
-    cfg.merge_from_file(os.fspath(config_file))
-    cfg.merge_from_list(list(opts))
-    for spec in cfg.DATASETS.REGISTER:
-        register_from_spec(spec)
+    cfg = load_config(config_file, opts)
     if cfg.MODEL.META_ARCHITECTURE == "GraphKDRCNN":
         cfg.MODEL.META_ARCHITECTURE = STUDENT_META_ARCHITECTURE
     cfg.MODEL.WEIGHTS = os.fspath(weights)
@@ -79,9 +70,6 @@ def setup_inference_cfg(
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError(f"--device {device} was asked for, but CUDA is not available")
         cfg.MODEL.DEVICE = device
-    elif cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning("CUDA is not available: predicting on the CPU")
-        cfg.MODEL.DEVICE = "cpu"
     if score_thresh is not None:
         cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = float(score_thresh)
         cfg.MODEL.RETINANET.SCORE_THRESH_TEST = float(score_thresh)

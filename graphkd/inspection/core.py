@@ -62,36 +62,14 @@ _TYPE_KEYS = {NODE_TEXT: "text", NODE_NONTEXT: "nontext", NODE_BACKGROUND: "back
 
 
 def load_inspect_config(config_file: str | os.PathLike, opts: Sequence[str] = ()):
-    """A frozen GraphKD config from ``config_file`` + ``opts``, datasets registered, on the CPU without CUDA.
+    """A frozen GraphKD config from ``config_file`` + ``opts`` (``graphkd.config.load_config``).
 
-    Like ``graphkd.engine.trainer.setup_cfg`` without ``default_setup`` (which prints the whole config and
-    writes into ``OUTPUT_DIR``): an inspection run writes only into its own output folder.
+    Unlike ``graphkd.engine.trainer.setup_cfg`` there is no ``default_setup`` (which prints the whole config
+    and writes into ``OUTPUT_DIR``): an inspection run writes only into its own output folder.
     """
-    import graphkd.data  # noqa: F401  (registers the builtin datasets)
-    import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the backbones)
-    from graphkd.config import get_graphkd_cfg
-    from graphkd.data import register_from_spec
-    from graphkd.engine.trainer import REPO_ROOT
+    from graphkd.config import load_config
 
-    config_file = os.fspath(config_file)
-    if not os.path.isfile(config_file):
-        raise FileNotFoundError(f"config file not found: {config_file}")
-    cfg = get_graphkd_cfg()
-    try:
-        cfg.merge_from_file(config_file)
-        cfg.merge_from_list(list(opts))
-    except (AssertionError, KeyError, ValueError) as exc:  # yacs reports unknown keys with a bare assert
-        raise ValueError(f"{config_file} (+ command-line overrides): {exc}") from None
-    for spec in cfg.DATASETS.REGISTER:
-        register_from_spec(spec)
-    teacher_cfg = cfg.TEACHER.CONFIG_FILE
-    if teacher_cfg and not os.path.isabs(teacher_cfg) and not os.path.exists(teacher_cfg):
-        in_repo = os.path.join(REPO_ROOT, teacher_cfg)  # configs name their teacher relative to the repo
-        if os.path.exists(in_repo):
-            cfg.TEACHER.CONFIG_FILE = in_repo
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logger.warning("CUDA is not available: inspecting on the CPU")
-        cfg.MODEL.DEVICE = "cpu"
+    cfg = load_config(config_file, opts)
     cfg.freeze()
     return cfg
 

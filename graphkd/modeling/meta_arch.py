@@ -78,10 +78,15 @@ class GraphKDRCNN(GeneralizedRCNN):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(self.roi_heads, StandardROIHeads) or type(self.roi_heads).__name__ == "CascadeROIHeads":
+        if (
+            not isinstance(self.roi_heads, StandardROIHeads)
+            or type(self.roi_heads).__name__ == "CascadeROIHeads"
+        ):
             raise TypeError(f"GraphKDRCNN needs StandardROIHeads, got {type(self.roi_heads).__name__}")
         if self.roi_heads.mask_on or self.roi_heads.keypoint_on:
-            raise ValueError("GraphKDRCNN distils box detectors: set MODEL.MASK_ON and MODEL.KEYPOINT_ON False")
+            raise ValueError(
+                "GraphKDRCNN distils box detectors: set MODEL.MASK_ON and MODEL.KEYPOINT_ON False"
+            )
         self.__dict__["teacher"] = teacher  # outside the module tree: see the class docstring
         self.distiller = distiller
         self.bg_mining = bg_mining
@@ -97,8 +102,12 @@ class GraphKDRCNN(GeneralizedRCNN):
         ret = super().from_config(cfg)
         if not cfg.TEACHER.CONFIG_FILE:
             raise ValueError("GraphKDRCNN needs a teacher: set TEACHER.CONFIG_FILE (and TEACHER.WEIGHTS)")
-        teacher_cfg = load_teacher_config(cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE)
-        teacher = build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES)
+        teacher_cfg = load_teacher_config(
+            cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE
+        )
+        teacher = build_teacher(
+            teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        )
         student_channels = _pooled_channels(ret["backbone"], ret["roi_heads"].box_in_features)
         teacher_channels = _pooled_channels(teacher.backbone, teacher.roi_heads.box_in_features)
         ret.update(
@@ -137,7 +146,9 @@ class GraphKDRCNN(GeneralizedRCNN):
         roi_heads = self.roi_heads
         proposals = roi_heads.label_and_sample_proposals(proposals, gt_instances)
         boxes = [p.proposal_boxes for p in proposals]
-        student_pooled = roi_heads.box_pooler([features[f] for f in roi_heads.box_in_features], boxes)  # (R, C, 7, 7)
+        student_pooled = roi_heads.box_pooler(
+            [features[f] for f in roi_heads.box_in_features], boxes
+        )  # (R, C, 7, 7)
         predictions = roi_heads.box_predictor(roi_heads.box_head(student_pooled))
         losses = dict(roi_heads.box_predictor.losses(predictions, proposals))
         losses.update(proposal_losses)
@@ -195,8 +206,12 @@ class GraphKDRCNN(GeneralizedRCNN):
         boxes = torch.cat([p.proposal_boxes.tensor for p in proposals])[node_mask]  # (N, 4)
         gt_classes = torch.cat([p.gt_classes for p in proposals])[node_mask]
         losses, stats = self.distiller(
-            student_pooled[node_mask], teacher_out["pooled"][node_mask], boxes, num_nodes,
-            background[node_mask], gt_classes,
+            student_pooled[node_mask],
+            teacher_out["pooled"][node_mask],
+            boxes,
+            num_nodes,
+            background[node_mask],
+            gt_classes,
         )
         try:
             get_event_storage().put_scalars(**stats)
@@ -204,7 +219,9 @@ class GraphKDRCNN(GeneralizedRCNN):
             pass
         return losses
 
-    def extra_losses(self, features: dict, predictions, teacher_out: dict, proposals: list[Instances]) -> dict:
+    def extra_losses(
+        self, features: dict, predictions, teacher_out: dict, proposals: list[Instances]
+    ) -> dict:
         """Dsig's optional extras: FPN feature MSE, RoI logit KD and foreground RoI box L1."""
         losses = {}
         if self.fpn_weight > 0:
@@ -220,7 +237,9 @@ class GraphKDRCNN(GeneralizedRCNN):
         if self.box_weight > 0:
             gt_classes = torch.cat([p.gt_classes for p in proposals])
             foreground = (gt_classes >= 0) & (gt_classes < self.roi_heads.num_classes)
-            losses["loss_graphkd_box"] = self.box_weight * roi_box_l1(deltas, teacher_out["deltas"], foreground)
+            losses["loss_graphkd_box"] = self.box_weight * roi_box_l1(
+                deltas, teacher_out["deltas"], foreground
+            )
         return losses
 
 

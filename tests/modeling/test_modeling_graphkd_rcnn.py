@@ -131,6 +131,11 @@ def test_text_class_names_resolve_for_a_dataset_registered_from_a_spec(tiny_teac
     register_from_spec(f"tiny_spec_pages={json_file}:{tmp_path}")
     cfg = graphkd_cfg(
         tiny_teacher,
-        ["DATASETS.TRAIN", '("tiny_spec_pages",)', "GRAPHKD.NODE_TYPE.TEXT_CLASSES", '["heading", "paragraph"]'],
+        [
+            "DATASETS.TRAIN",
+            '("tiny_spec_pages",)',
+            "GRAPHKD.NODE_TYPE.TEXT_CLASSES",
+            '["heading", "paragraph"]',
+        ],
     )
     assert text_class_ids_from_cfg(cfg) == [1, 2]
