@@ -72,7 +72,9 @@ def evaluate_run(
     cfg = setup_cfg(args)
     model = GraphKDTrainer.build_model(cfg)
     DetectionCheckpointer(model).load(str(weights))
-    results = dict(GraphKDTrainer.test(cfg, model)[cfg.DATASETS.TEST[0]]["bbox"])
+    results = final_evaluation(out_dir / "metrics.json", cfg.SOLVER.MAX_ITER)
+    if results is None:  # not evaluated at the end of training (or evaluated elsewhere): evaluate now
+        results = dict(GraphKDTrainer.test(cfg, model)[cfg.DATASETS.TEST[0]]["bbox"])
     if num_timed > 0:
         resize = T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
         inputs = []
@@ -84,6 +86,17 @@ def evaluate_run(
         results["cpu_ms_per_image"] = inference_ms_per_image(model, inputs)
     results["params_M"] = count_parameters(model) / 1e6
     return results
+
+
+def final_evaluation(metrics_file: Path, max_iter: int) -> dict | None:
+    """The box AP detectron2's EvalHook logged after the last training iteration, or None."""
+    if not metrics_file.exists():
+        return None
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    final = [r for r in rows if r.get("iteration", -1) >= max_iter - 1 and "bbox/AP" in r]
+    if not final:
+        return None
+    return {k[len("bbox/") :]: v for k, v in final[-1].items() if k.startswith("bbox/")}
 
 
 def cached_results(path: Path) -> dict:
