@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from detectron2.config import CfgNode as CN
 
 logger = logging.getLogger(__name__)
+# GraphKD meta-architectures and the plain detectron2 one their student is (for inference and export)
+PLAIN_STUDENT_ARCHITECTURE = {"GraphKDRCNN": "GeneralizedRCNN", "GraphKDRetinaNet": "RetinaNet"}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -91,6 +93,13 @@ def add_graphkd_config(cfg: CN) -> CN:
     # weight of the foreground RoI box-delta L1 to the teacher (0 = off; Dsig uses 1.0)
     cfg.GRAPHKD.EXTRAS.BOX_WEIGHT = 0.0
 
+    # RetinaNet students: at most this many of the student's own detections per image become graph nodes
+    cfg.GRAPHKD.RETINANET_NODES_PER_IMAGE = 100
+    # RetinaNet students: minimum detection score for a node (0 = the top ones whatever their score)
+    cfg.GRAPHKD.RETINANET_NODE_SCORE_THRESH = 0.0
+    # RetinaNet students: IoU with a GT box at or above which a detection node is foreground of its class
+    cfg.GRAPHKD.RETINANET_NODE_FG_IOU = 0.5
+
     cfg.MODEL.TIMM = CN()
     # timm model name for the "build_timm_fpn_backbone" backbone (e.g. mobilenetv2_100, efficientnet_b0)
     cfg.MODEL.TIMM.NAME = "mobilenetv2_100"
@@ -100,6 +109,18 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.MODEL.TIMM.PRETRAINED = False
     # freeze the first N timm feature stages (0 = train all)
     cfg.MODEL.TIMM.FREEZE_AT = 0
+
+    cfg.MODEL.VIT = CN()
+    # timm ViT name for the "build_vit_sfp_backbone" backbone (patch size 16, e.g. vit_base_patch16_224)
+    cfg.MODEL.VIT.NAME = "vit_base_patch16_224"
+    # image size the ViT's position embeddings are built for (interpolated to each padded batch size)
+    cfg.MODEL.VIT.IMG_SIZE = [1024, 1024]
+    # simple-feature-pyramid rescalings of the stride-16 map: 4.0, 2.0, 1.0, 0.5 give p2..p5
+    cfg.MODEL.VIT.SCALE_FACTORS = [4.0, 2.0, 1.0, 0.5]
+    # load timm's pretrained weights (needs them in the local timm/HF cache: nothing is downloaded)
+    cfg.MODEL.VIT.PRETRAINED = False
+    # stochastic depth rate of the ViT blocks
+    cfg.MODEL.VIT.DROP_PATH_RATE = 0.0
 
     # extra COCO datasets to register, "name=annotations.json:image_root[:text_class,...]" each
     cfg.DATASETS.REGISTER = []
@@ -113,6 +134,20 @@ def get_graphkd_cfg() -> CN:
     from detectron2.config import get_cfg
 
     return add_graphkd_config(get_cfg())
+
+
+def as_plain_student(cfg: CN) -> CN:
+    """``cfg`` with a GraphKD meta-architecture replaced by its plain student's (no teacher is built)."""
+    arch = cfg.MODEL.META_ARCHITECTURE
+    if arch not in PLAIN_STUDENT_ARCHITECTURE:
+        return cfg
+    cfg = cfg.clone()
+    was_frozen = cfg.is_frozen()
+    cfg.defrost()
+    cfg.MODEL.META_ARCHITECTURE = PLAIN_STUDENT_ARCHITECTURE[arch]
+    if was_frozen:
+        cfg.freeze()
+    return cfg
 
 
 def load_config(config_file: str | os.PathLike, opts: Sequence[str] = ()) -> CN:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from graphkd.config import get_graphkd_cfg
+from graphkd.config import PLAIN_STUDENT_ARCHITECTURE, get_graphkd_cfg
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
 
@@ -40,11 +40,12 @@ def test_graphkd_config_names_a_teacher_with_the_same_classes(path):
     root = path.parents[2] if path.parent.name != "configs" else path.parents[1]
     cfg = get_graphkd_cfg()
     cfg.merge_from_file(str(path))
-    assert cfg.MODEL.META_ARCHITECTURE == "GraphKDRCNN"
+    assert cfg.MODEL.META_ARCHITECTURE in PLAIN_STUDENT_ARCHITECTURE
     teacher_file = root / cfg.TEACHER.CONFIG_FILE
     assert teacher_file.is_file(), f"{path.name}: teacher config {cfg.TEACHER.CONFIG_FILE} not found"
     teacher = get_graphkd_cfg()
     teacher.merge_from_file(str(teacher_file))
-    assert teacher.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
+    assert teacher.MODEL.META_ARCHITECTURE == PLAIN_STUDENT_ARCHITECTURE[cfg.MODEL.META_ARCHITECTURE]
     assert teacher.MODEL.ROI_HEADS.NUM_CLASSES == cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    assert teacher.MODEL.RETINANET.NUM_CLASSES == cfg.MODEL.RETINANET.NUM_CLASSES
     assert teacher.DATASETS.TRAIN == cfg.DATASETS.TRAIN

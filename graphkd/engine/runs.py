@@ -55,6 +55,8 @@ def evaluate_run(
     from detectron2.data import transforms as T
     from detectron2.engine import default_argument_parser
 
+    from graphkd.config import as_plain_student
+
     from .speed import count_parameters, inference_ms_per_image
     from .trainer import GraphKDTrainer, setup_cfg
 
@@ -63,13 +65,11 @@ def evaluate_run(
             "--config-file",
             str(REPO_ROOT / config),
             *opts,
-            "MODEL.META_ARCHITECTURE",
-            "GeneralizedRCNN",
             "OUTPUT_DIR",
             str(out_dir),
         ]
     )
-    cfg = setup_cfg(args)
+    cfg = as_plain_student(setup_cfg(args))  # the student alone: no teacher is built
     model = GraphKDTrainer.build_model(cfg)
     DetectionCheckpointer(model).load(str(weights))
     results = final_evaluation(out_dir / "metrics.json", cfg.SOLVER.MAX_ITER)

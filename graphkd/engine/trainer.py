@@ -16,7 +16,7 @@ from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from graphkd.config import load_config
+from graphkd.config import PLAIN_STUDENT_ARCHITECTURE, as_plain_student, load_config
 from graphkd.env import detectron2_has_ops
 
 from . import data as engine_data
@@ -135,18 +135,14 @@ def setup_cfg(args: argparse.Namespace) -> CfgNode:
 def run(args: argparse.Namespace, require_graphkd: bool | None = None):
     """``main`` of both training scripts: train, or evaluate with ``--eval-only``."""
     cfg = setup_cfg(args)
-    is_graphkd = cfg.MODEL.META_ARCHITECTURE == "GraphKDRCNN"
+    is_graphkd = cfg.MODEL.META_ARCHITECTURE in PLAIN_STUDENT_ARCHITECTURE
     if require_graphkd is True and not is_graphkd:
         raise ValueError(
             f"{args.config_file} trains a plain {cfg.MODEL.META_ARCHITECTURE}: use scripts/train_net.py, or set "
-            "MODEL.META_ARCHITECTURE GraphKDRCNN with TEACHER.CONFIG_FILE/WEIGHTS for distillation"
+            "MODEL.META_ARCHITECTURE GraphKDRCNN (or GraphKDRetinaNet) with TEACHER.CONFIG_FILE/WEIGHTS to distil"
         )
     if args.eval_only:
-        if is_graphkd:  # inference is the student's alone: no teacher needed
-            cfg = cfg.clone()
-            cfg.defrost()
-            cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
-            cfg.freeze()
+        cfg = as_plain_student(cfg)  # inference is the student's alone: no teacher needed
         model = GraphKDTrainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume

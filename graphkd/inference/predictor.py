@@ -45,7 +45,6 @@ __all__ = [
     "setup_inference_cfg",
 ]
 
-STUDENT_META_ARCHITECTURE = "GeneralizedRCNN"
 
 
 def setup_inference_cfg(
@@ -57,14 +56,13 @@ def setup_inference_cfg(
 ) -> CfgNode:
     """A frozen config to predict with: ``config_file`` + ``opts``, the weights, device and score threshold set.
 
-    A GraphKD config (``GraphKDRCNN``) predicts as its plain student (``GeneralizedRCNN``), so no teacher is
+    A GraphKD config (``GraphKDRCNN``/``GraphKDRetinaNet``) predicts as its plain student, so no teacher is
     built or loaded. ``device=None`` keeps ``MODEL.DEVICE``, falling back to the CPU when CUDA is missing.
     """
-    from graphkd.config import load_config
+    from graphkd.config import as_plain_student, load_config
 
     cfg = load_config(config_file, opts)
-    if cfg.MODEL.META_ARCHITECTURE == "GraphKDRCNN":
-        cfg.MODEL.META_ARCHITECTURE = STUDENT_META_ARCHITECTURE
+    cfg = as_plain_student(cfg)
     cfg.MODEL.WEIGHTS = os.fspath(weights)
     if device is not None:
         if device.startswith("cuda") and not torch.cuda.is_available():

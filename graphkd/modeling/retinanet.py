@@ -1,0 +1,343 @@
+"""``GraphKDRetinaNet``: a student RetinaNet trained with GraphKD against a frozen detectron2 teacher.
+
+A one-stage detector samples no RoIs, so the graph nodes are boxes chosen per image: the student's own
+top-scoring detections after NMS (run on its current predictions under ``no_grad``) plus the GT boxes. GT
+nodes, and detections matched to a GT box at IoU >= ``FG_IOU``, are foreground with that GT class; the
+other detections are background nodes, the highest-scoring ``BG_MINING.MAX_PER_IMAGE`` of each image.
+Student and teacher pool their own FPN features on these boxes (7x7 ROIAlignV2), and the distiller of
+:class:`GraphKDRCNN` turns them into the node and edge losses. The teacher is any detectron2 detector
+(RetinaNet or Faster R-CNN), held outside the module tree as in ``GraphKDRCNN``.
+
+Shapes: ``B`` images, ``A`` anchors of an image over all levels, ``Q`` classes, ``N`` graph nodes,
+``C``/``C_t`` student/teacher channels. Inference is plain RetinaNet inference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec, cat
+from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY
+from detectron2.modeling.backbone import Backbone
+from detectron2.modeling.backbone.fpn import FPN, LastLevelP6P7
+from detectron2.modeling.meta_arch.retinanet import RetinaNet
+from detectron2.modeling.poolers import ROIPooler
+from detectron2.structures import Boxes, Instances, pairwise_iou
+from detectron2.utils.events import get_event_storage
+from torch import Tensor, nn
+
+from graphkd.distill import fpn_feature_mse, roi_box_l1, roi_logit_kd
+from graphkd.distill.distiller import GraphKDDistiller
+
+from .backbones import build_timm_backbone
+from .meta_arch import _pooled_channels, text_class_ids_from_cfg
+from .teacher import build_teacher, load_teacher_config
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "GraphKDRetinaNet",
+    "build_teacher_from_cfg",
+    "build_timm_retinanet_fpn_backbone",
+    "node_pool_features",
+]
+
+# dense-head levels too coarse for 7x7 node pooling: pooled from the finer levels instead
+_COARSE_LEVELS = ("p6", "p7")
+
+
+@BACKBONE_REGISTRY.register()
+def build_timm_retinanet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
+    """A timm CNN with detectron2's FPN and p6/p7 computed from res5, like ``build_retinanet_resnet_fpn_backbone``."""
+    bottom_up = build_timm_backbone(cfg, input_shape)
+    out_channels = cfg.MODEL.FPN.OUT_CHANNELS
+    in_channels_p6p7 = bottom_up.output_shape()["res5"].channels
+    return FPN(
+        bottom_up=bottom_up,
+        in_features=cfg.MODEL.FPN.IN_FEATURES,
+        out_channels=out_channels,
+        norm=cfg.MODEL.FPN.NORM,
+        top_block=LastLevelP6P7(in_channels_p6p7, out_channels),
+        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
+    )
+
+
+def build_teacher_from_cfg(cfg, num_classes: int) -> nn.Module:
+    """The frozen teacher named by ``TEACHER.CONFIG_FILE``/``WEIGHTS``/``OPTS``, predicting ``num_classes``."""
+    if not cfg.TEACHER.CONFIG_FILE:
+        raise ValueError("GraphKD needs a teacher: set TEACHER.CONFIG_FILE (and TEACHER.WEIGHTS)")
+    teacher_cfg = load_teacher_config(
+        cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE
+    )
+    return build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=num_classes)
+
+
+def node_pool_features(model: nn.Module) -> list[str]:
+    """FPN levels a detector pools node features from: its RoI-head inputs, or its dense-head inputs minus p6/p7."""
+    roi_heads = getattr(model, "roi_heads", None)
+    if roi_heads is not None and hasattr(roi_heads, "box_in_features"):
+        return list(roi_heads.box_in_features)
+    levels = [f for f in model.head_in_features if f not in _COARSE_LEVELS]
+    if not levels:
+        raise ValueError(f"no FPN level finer than p6 among the head inputs {model.head_in_features}")
+    return levels
+
+
+def build_node_pooler(backbone: nn.Module, in_features: list[str], resolution: int = 7) -> ROIPooler:
+    """A ``ROIPooler`` (ROIAlignV2, canonical level assignment) over ``in_features`` of ``backbone``."""
+    shapes = backbone.output_shape()
+    return ROIPooler(
+        output_size=resolution,
+        scales=tuple(1.0 / shapes[f].stride for f in in_features),
+        sampling_ratio=0,
+        pooler_type="ROIAlignV2",
+    )
+
+
+def _same_dense_head(student: RetinaNet, teacher: nn.Module) -> bool:
+    """Whether ``teacher`` is a RetinaNet predicting the student's classes on the student's anchors."""
+    if not isinstance(teacher, RetinaNet) or teacher.num_classes != student.num_classes:
+        return False
+    if list(teacher.head_in_features) != list(student.head_in_features):
+        return False
+    ours, theirs = student.anchor_generator, teacher.anchor_generator
+    return list(ours.strides) == list(theirs.strides) and all(
+        a.shape == b.shape and torch.allclose(a.cpu(), b.cpu())
+        for a, b in zip(ours.cell_anchors, theirs.cell_anchors, strict=True)
+    )
+
+
+@contextlib.contextmanager
+def _node_inference_settings(model: RetinaNet, score_thresh: float, max_detections: int):
+    """Temporarily run ``inference_single_image`` with the node score threshold and count."""
+    saved = model.test_score_thresh, model.max_detections_per_image
+    model.test_score_thresh, model.max_detections_per_image = score_thresh, max_detections
+    try:
+        yield
+    finally:
+        model.test_score_thresh, model.max_detections_per_image = saved
+
+
+@META_ARCH_REGISTRY.register()
+class GraphKDRetinaNet(RetinaNet):
+    """A ``RetinaNet`` student whose training loss adds GraphKD's node and edge distillation terms.
+
+    The teacher is held outside the module tree (not in ``state_dict``, ``parameters`` or ``train()``), so
+    checkpoints hold the student alone and the teacher's BatchNorm statistics never change.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        teacher: nn.Module,
+        distiller: GraphKDDistiller,
+        node_pooler: ROIPooler,
+        node_in_features: list[str],
+        teacher_node_pooler: ROIPooler,
+        teacher_node_in_features: list[str],
+        detections_per_image: int = 100,
+        node_score_thresh: float = 0.0,
+        fg_iou: float = 0.5,
+        bg_nodes: bool = True,
+        bg_max_per_image: int = 64,
+        fpn_weight: float = 0.0,
+        logit_weight: float = 0.0,
+        logit_temperature: float = 1.0,
+        box_weight: float = 0.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.__dict__["teacher"] = teacher  # outside the module tree: see the class docstring
+        self.distiller = distiller
+        self.node_pooler = node_pooler  # parameter-free: adds nothing to state_dict
+        self.node_in_features = list(node_in_features)
+        self.teacher_node_pooler = teacher_node_pooler
+        self.teacher_node_in_features = list(teacher_node_in_features)
+        self.detections_per_image = detections_per_image
+        self.node_score_thresh = node_score_thresh
+        self.fg_iou = fg_iou
+        self.bg_nodes = bg_nodes
+        self.bg_max_per_image = bg_max_per_image
+        self.fpn_weight = fpn_weight
+        self.logit_weight = logit_weight
+        self.logit_temperature = logit_temperature
+        self.box_weight = box_weight
+        self._same_anchors = _same_dense_head(self, teacher)
+        self._dense_kd_warned = False
+
+    @classmethod
+    def from_config(cls, cfg):
+        ret = super().from_config(cfg)
+        teacher = build_teacher_from_cfg(cfg, cfg.MODEL.RETINANET.NUM_CLASSES)
+        node_in_features = [f for f in cfg.MODEL.RETINANET.IN_FEATURES if f not in _COARSE_LEVELS]
+        teacher_in_features = node_pool_features(teacher)
+        student_channels = _pooled_channels(ret["backbone"], node_in_features)
+        teacher_channels = _pooled_channels(teacher.backbone, teacher_in_features)
+        ret.update(
+            teacher=teacher,
+            distiller=GraphKDDistiller.from_config(
+                cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
+            ),
+            node_pooler=build_node_pooler(ret["backbone"], node_in_features),
+            node_in_features=node_in_features,
+            teacher_node_pooler=build_node_pooler(teacher.backbone, teacher_in_features),
+            teacher_node_in_features=teacher_in_features,
+            detections_per_image=cfg.GRAPHKD.RETINANET_NODES_PER_IMAGE,
+            node_score_thresh=cfg.GRAPHKD.RETINANET_NODE_SCORE_THRESH,
+            fg_iou=cfg.GRAPHKD.RETINANET_NODE_FG_IOU,
+            bg_nodes=cfg.GRAPHKD.BG_MINING.ENABLED,
+            bg_max_per_image=cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
+            fpn_weight=cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
+            logit_weight=cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
+            logit_temperature=cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
+            box_weight=cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+        )
+        return ret
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to(device)/.cuda() move the teacher too, although it is not a submodule.
+        super()._apply(fn, *args, **kwargs)
+        self.teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def student_state_dict(self) -> dict[str, Tensor]:
+        """The student's weights alone (no distillation adapter), loadable by plain detectron2 RetinaNet."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("distiller.")}
+
+    def forward(self, batched_inputs: list[dict]):
+        if not self.training:
+            return super().forward(batched_inputs)
+        images = self.preprocess_image(batched_inputs)
+        gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
+        features = self.backbone(images.tensor)
+        head_features = [features[f] for f in self.head_in_features]
+        pred_logits, pred_deltas = self._transpose_dense_predictions(
+            self.head(head_features), [self.num_classes, 4]
+        )  # per level: (B, H*W*A, Q), (B, H*W*A, 4)
+        anchors = self.anchor_generator(head_features)
+        gt_labels, gt_boxes = self.label_anchors(anchors, gt_instances)
+        losses = dict(self.losses(anchors, pred_logits, gt_labels, pred_deltas, gt_boxes))
+
+        nodes = self.select_nodes(anchors, pred_logits, pred_deltas, images.image_sizes, gt_instances)
+        boxes = [n.boxes for n in nodes]
+        student_pooled = self.node_pooler([features[f] for f in self.node_in_features], boxes)  # (N, C, 7, 7)
+        teacher_out = self.teacher_forward(batched_inputs, boxes)
+        losses.update(self.graph_losses(student_pooled, teacher_out["pooled"], nodes))
+        losses.update(self.extra_losses(features, pred_logits, pred_deltas, gt_labels, teacher_out))
+        return losses
+
+    @torch.no_grad()
+    def select_nodes(
+        self,
+        anchors: list[Boxes],
+        pred_logits: list[Tensor],
+        pred_deltas: list[Tensor],
+        image_sizes: list[tuple[int, int]],
+        gt_instances: list[Instances],
+    ) -> list[Instances]:
+        """Per image: the GT boxes, then matched and background detections (fields ``boxes``, ``gt_classes``, ``background``)."""
+        nodes = []
+        with _node_inference_settings(self, self.node_score_thresh, self.detections_per_image):
+            for i, image_size in enumerate(image_sizes):
+                detections = self.inference_single_image(
+                    anchors,
+                    [x[i].detach().sigmoid() for x in pred_logits],
+                    [x[i].detach() for x in pred_deltas],
+                    image_size,
+                )  # sorted by decreasing score
+                gt = gt_instances[i]
+                det_classes = torch.full(
+                    (len(detections),), self.num_classes, dtype=torch.long, device=self.device
+                )
+                if len(gt) > 0 and len(detections) > 0:
+                    iou, matched = pairwise_iou(detections.pred_boxes, gt.gt_boxes).max(dim=1)  # (D,)
+                    det_classes = torch.where(iou >= self.fg_iou, gt.gt_classes[matched], det_classes)
+                det_background = det_classes == self.num_classes
+                keep = ~det_background
+                if self.bg_nodes and self.bg_max_per_image > 0:
+                    keep |= det_background & (torch.cumsum(det_background.long(), 0) <= self.bg_max_per_image)
+                image_nodes = Instances(image_size)
+                image_nodes.boxes = Boxes.cat([gt.gt_boxes, detections.pred_boxes[keep]])
+                image_nodes.gt_classes = torch.cat([gt.gt_classes, det_classes[keep]])
+                image_nodes.background = torch.cat(
+                    [torch.zeros_like(gt.gt_classes, dtype=torch.bool), det_background[keep]]
+                )
+                nodes.append(image_nodes)
+        return nodes
+
+    @torch.no_grad()
+    def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
+        """Teacher FPN features, its pooled features on the node boxes, and its dense predictions if a RetinaNet."""
+        teacher = self.teacher
+        if teacher.input_format != self.input_format:
+            batched_inputs = [{**x, "image": x["image"].flip(0)} for x in batched_inputs]  # RGB <-> BGR
+        images = teacher.preprocess_image(batched_inputs)
+        features = teacher.backbone(images.tensor)
+        pooled = self.teacher_node_pooler(
+            [features[f] for f in self.teacher_node_in_features], boxes
+        )  # (N, C_t, 7, 7)
+        out = {"features": features, "pooled": pooled}
+        if self._same_anchors and (self.logit_weight > 0 or self.box_weight > 0):
+            logits, deltas = teacher._transpose_dense_predictions(
+                teacher.head([features[f] for f in teacher.head_in_features]), [teacher.num_classes, 4]
+            )
+            out.update(logits=cat(logits, dim=1), deltas=cat(deltas, dim=1))  # (B, A, Q), (B, A, 4)
+        return out
+
+    def graph_losses(self, student_pooled: Tensor, teacher_pooled: Tensor, nodes: list[Instances]) -> dict:
+        losses, stats = self.distiller(
+            student_pooled,
+            teacher_pooled,
+            torch.cat([n.boxes.tensor for n in nodes]),
+            [len(n) for n in nodes],
+            torch.cat([n.background for n in nodes]),
+            torch.cat([n.gt_classes for n in nodes]),
+        )
+        try:
+            get_event_storage().put_scalars(**stats)
+        except AssertionError:  # no EventStorage (e.g. a bare forward in a notebook): nothing to log to
+            pass
+        return losses
+
+    def extra_losses(
+        self,
+        features: dict[str, Tensor],
+        pred_logits: list[Tensor],
+        pred_deltas: list[Tensor],
+        gt_labels: list[Tensor],
+        teacher_out: dict,
+    ) -> dict:
+        """Dsig's extras on a dense head: FPN MSE, and logit KD / box L1 on foreground anchors (RetinaNet teacher)."""
+        losses = {}
+        if self.fpn_weight > 0:
+            levels = [k for k in features if k in teacher_out["features"]]
+            student = {k: self.distiller.adapt(features[k]) for k in levels}
+            teacher = {k: teacher_out["features"][k] for k in levels}
+            losses["loss_graphkd_fpn"] = self.fpn_weight * fpn_feature_mse(student, teacher)
+        if self.logit_weight <= 0 and self.box_weight <= 0:
+            return losses
+        logits, deltas = cat(pred_logits, dim=1), cat(pred_deltas, dim=1)  # (B, A, Q), (B, A, 4)
+        if not self._same_anchors or teacher_out["logits"].shape != logits.shape:
+            if not self._dense_kd_warned:
+                logger.warning(
+                    "GRAPHKD.EXTRAS.LOGIT_WEIGHT/BOX_WEIGHT need a RetinaNet teacher with the student's anchors "
+                    "and classes (teacher %s): skipping the dense logit and box KD",
+                    type(self.teacher).__name__,
+                )
+                self._dense_kd_warned = True
+            return losses
+        labels = torch.stack(gt_labels)  # (B, A)
+        foreground = (labels >= 0) & (labels != self.num_classes)
+        if self.logit_weight > 0:
+            losses["loss_graphkd_logit"] = self.logit_weight * roi_logit_kd(
+                logits[foreground], teacher_out["logits"][foreground], self.logit_temperature
+            )
+        if self.box_weight > 0:
+            losses["loss_graphkd_box"] = self.box_weight * roi_box_l1(
+                deltas.flatten(0, 1), teacher_out["deltas"].flatten(0, 1), foreground.flatten()
+            )
+        return losses
