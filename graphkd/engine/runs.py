@@ -74,7 +74,8 @@ def evaluate_run(
     DetectionCheckpointer(model).load(str(weights))
     results = final_evaluation(out_dir / "metrics.json", cfg.SOLVER.MAX_ITER)
     if results is None:  # not evaluated at the end of training (or evaluated elsewhere): evaluate now
-        results = dict(GraphKDTrainer.test(cfg, model)[cfg.DATASETS.TEST[0]]["bbox"])
+        tested = GraphKDTrainer.test(cfg, model)  # detectron2 unwraps the dict when there is one test set
+        results = dict(tested.get(cfg.DATASETS.TEST[0], tested)["bbox"])
     if num_timed > 0:
         resize = T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
         inputs = []
