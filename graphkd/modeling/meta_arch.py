@@ -24,7 +24,7 @@ from .teacher import build_teacher, load_teacher_config
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GraphKDRCNN", "text_class_ids_from_cfg"]
+__all__ = ["GraphKDRCNN", "TeacherStudentMixin", "build_teacher_from_cfg", "text_class_ids_from_cfg"]
 
 
 def text_class_ids_from_cfg(cfg) -> list[int]:
@@ -54,12 +54,61 @@ def text_class_ids_from_cfg(cfg) -> list[int]:
     return sorted(thing_classes.index(name) for name in names)
 
 
+def build_teacher_from_cfg(cfg, num_classes: int) -> nn.Module:
+    """The frozen teacher named by ``TEACHER.CONFIG_FILE``/``WEIGHTS``/``OPTS``, predicting ``num_classes``."""
+    if not cfg.TEACHER.CONFIG_FILE:
+        raise ValueError("GraphKD needs a teacher: set TEACHER.CONFIG_FILE (and TEACHER.WEIGHTS)")
+    teacher_cfg = load_teacher_config(
+        cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE
+    )
+    return build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=num_classes)
+
+
+class TeacherStudentMixin:
+    """What every GraphKD student meta-architecture shares: a frozen teacher held outside the module tree
+    (not in ``state_dict``, ``parameters`` or ``train()``, so checkpoints hold the student alone and the
+    teacher's BatchNorm statistics never change), a ``GraphKDDistiller``, and Dsig's extra-loss weights."""
+
+    def hold_teacher(self, teacher: nn.Module) -> None:
+        self.__dict__["teacher"] = teacher
+
+    @staticmethod
+    def distillation_from_config(cfg, student_channels: int, teacher_channels: int) -> dict:
+        """Constructor arguments read from ``GRAPHKD.*`` that every GraphKD meta-architecture takes."""
+        return {
+            "distiller": GraphKDDistiller.from_config(
+                cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
+            ),
+            "bg_max_per_image": cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
+            "fpn_weight": cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
+            "logit_weight": cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
+            "logit_temperature": cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
+            "box_weight": cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+        }
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to(device)/.cuda() move the teacher too, although it is not a submodule.
+        super()._apply(fn, *args, **kwargs)
+        self.teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def student_state_dict(self) -> dict[str, Tensor]:
+        """The student's weights alone (no distillation adapter), loadable by plain detectron2."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("distiller.")}
+
+    def teacher_images(self, batched_inputs: list[dict]):
+        """The batch preprocessed for the teacher (its pixel mean/std; channels flipped if its format differs)."""
+        teacher = self.teacher
+        if teacher.input_format != self.input_format:
+            batched_inputs = [{**x, "image": x["image"].flip(0)} for x in batched_inputs]  # RGB <-> BGR
+        return teacher.preprocess_image(batched_inputs)
+
+
 @META_ARCH_REGISTRY.register()
-class GraphKDRCNN(GeneralizedRCNN):
+class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
     """A ``GeneralizedRCNN`` student whose training loss adds GraphKD's node and edge distillation terms.
 
-    The teacher is held outside the module tree (not in ``state_dict``, ``parameters`` or ``train()``), so
-    checkpoints hold the student alone and the teacher's BatchNorm statistics never change.
+    The teacher is held outside the module tree (``TeacherStudentMixin``).
     """
 
     @configurable
@@ -87,7 +136,7 @@ class GraphKDRCNN(GeneralizedRCNN):
             raise ValueError(
                 "GraphKDRCNN distils box detectors: set MODEL.MASK_ON and MODEL.KEYPOINT_ON False"
             )
-        self.__dict__["teacher"] = teacher  # outside the module tree: see the class docstring
+        self.hold_teacher(teacher)
         self.distiller = distiller
         self.bg_mining = bg_mining
         self.bg_mining_thresh = bg_mining_thresh
@@ -100,40 +149,16 @@ class GraphKDRCNN(GeneralizedRCNN):
     @classmethod
     def from_config(cls, cfg):
         ret = super().from_config(cfg)
-        if not cfg.TEACHER.CONFIG_FILE:
-            raise ValueError("GraphKDRCNN needs a teacher: set TEACHER.CONFIG_FILE (and TEACHER.WEIGHTS)")
-        teacher_cfg = load_teacher_config(
-            cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE
-        )
-        teacher = build_teacher(
-            teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES
-        )
+        teacher = build_teacher_from_cfg(cfg, cfg.MODEL.ROI_HEADS.NUM_CLASSES)
         student_channels = _pooled_channels(ret["backbone"], ret["roi_heads"].box_in_features)
         teacher_channels = _pooled_channels(teacher.backbone, teacher.roi_heads.box_in_features)
         ret.update(
             teacher=teacher,
-            distiller=GraphKDDistiller.from_config(
-                cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
-            ),
             bg_mining=cfg.GRAPHKD.BG_MINING.ENABLED,
             bg_mining_thresh=cfg.GRAPHKD.BG_MINING.THRESH,
-            bg_max_per_image=cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
-            fpn_weight=cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
-            logit_weight=cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
-            logit_temperature=cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
-            box_weight=cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+            **cls.distillation_from_config(cfg, student_channels, teacher_channels),
         )
         return ret
-
-    def _apply(self, fn, *args, **kwargs):
-        # .to(device)/.cuda() move the teacher too, although it is not a submodule.
-        super()._apply(fn, *args, **kwargs)
-        self.teacher._apply(fn, *args, **kwargs)
-        return self
-
-    def student_state_dict(self) -> dict[str, Tensor]:
-        """The student's weights alone (no distillation adapter), loadable by plain detectron2."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("distiller.")}
 
     def forward(self, batched_inputs: list[dict]):
         if not self.training:
@@ -162,10 +187,7 @@ class GraphKDRCNN(GeneralizedRCNN):
     def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
         """Teacher FPN features, and its pooled features and predictions on the student's RoIs."""
         teacher = self.teacher
-        if teacher.input_format != self.input_format:
-            batched_inputs = [{**x, "image": x["image"].flip(0)} for x in batched_inputs]  # RGB <-> BGR
-        images = teacher.preprocess_image(batched_inputs)
-        features = teacher.backbone(images.tensor)
+        features = teacher.backbone(self.teacher_images(batched_inputs).tensor)
         heads = teacher.roi_heads
         pooled = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)  # (R, C_t, 7, 7)
         scores, deltas = heads.box_predictor(heads.box_head(pooled))

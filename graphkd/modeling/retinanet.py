@@ -33,14 +33,12 @@ from graphkd.distill import fpn_feature_mse, roi_box_l1, roi_logit_kd
 from graphkd.distill.distiller import GraphKDDistiller
 
 from .backbones import build_timm_backbone
-from .meta_arch import _pooled_channels, text_class_ids_from_cfg
-from .teacher import build_teacher, load_teacher_config
+from .meta_arch import TeacherStudentMixin, _pooled_channels, build_teacher_from_cfg
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "GraphKDRetinaNet",
-    "build_teacher_from_cfg",
     "build_timm_retinanet_fpn_backbone",
     "node_pool_features",
 ]
@@ -63,16 +61,6 @@ def build_timm_retinanet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
         top_block=LastLevelP6P7(in_channels_p6p7, out_channels),
         fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
     )
-
-
-def build_teacher_from_cfg(cfg, num_classes: int) -> nn.Module:
-    """The frozen teacher named by ``TEACHER.CONFIG_FILE``/``WEIGHTS``/``OPTS``, predicting ``num_classes``."""
-    if not cfg.TEACHER.CONFIG_FILE:
-        raise ValueError("GraphKD needs a teacher: set TEACHER.CONFIG_FILE (and TEACHER.WEIGHTS)")
-    teacher_cfg = load_teacher_config(
-        cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE
-    )
-    return build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=num_classes)
 
 
 def node_pool_features(model: nn.Module) -> list[str]:
@@ -122,11 +110,10 @@ def _node_inference_settings(model: RetinaNet, score_thresh: float, max_detectio
 
 
 @META_ARCH_REGISTRY.register()
-class GraphKDRetinaNet(RetinaNet):
+class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
     """A ``RetinaNet`` student whose training loss adds GraphKD's node and edge distillation terms.
 
-    The teacher is held outside the module tree (not in ``state_dict``, ``parameters`` or ``train()``), so
-    checkpoints hold the student alone and the teacher's BatchNorm statistics never change.
+    The teacher is held outside the module tree (``TeacherStudentMixin``).
     """
 
     @configurable
@@ -151,7 +138,7 @@ class GraphKDRetinaNet(RetinaNet):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.__dict__["teacher"] = teacher  # outside the module tree: see the class docstring
+        self.hold_teacher(teacher)
         self.distiller = distiller
         self.node_pooler = node_pooler  # parameter-free: adds nothing to state_dict
         self.node_in_features = list(node_in_features)
@@ -179,9 +166,6 @@ class GraphKDRetinaNet(RetinaNet):
         teacher_channels = _pooled_channels(teacher.backbone, teacher_in_features)
         ret.update(
             teacher=teacher,
-            distiller=GraphKDDistiller.from_config(
-                cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
-            ),
             node_pooler=build_node_pooler(ret["backbone"], node_in_features),
             node_in_features=node_in_features,
             teacher_node_pooler=build_node_pooler(teacher.backbone, teacher_in_features),
@@ -190,23 +174,9 @@ class GraphKDRetinaNet(RetinaNet):
             node_score_thresh=cfg.GRAPHKD.RETINANET_NODE_SCORE_THRESH,
             fg_iou=cfg.GRAPHKD.RETINANET_NODE_FG_IOU,
             bg_nodes=cfg.GRAPHKD.BG_MINING.ENABLED,
-            bg_max_per_image=cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
-            fpn_weight=cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
-            logit_weight=cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
-            logit_temperature=cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
-            box_weight=cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+            **cls.distillation_from_config(cfg, student_channels, teacher_channels),
         )
         return ret
-
-    def _apply(self, fn, *args, **kwargs):
-        # .to(device)/.cuda() move the teacher too, although it is not a submodule.
-        super()._apply(fn, *args, **kwargs)
-        self.teacher._apply(fn, *args, **kwargs)
-        return self
-
-    def student_state_dict(self) -> dict[str, Tensor]:
-        """The student's weights alone (no distillation adapter), loadable by plain detectron2 RetinaNet."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("distiller.")}
 
     def forward(self, batched_inputs: list[dict]):
         if not self.training:
@@ -273,10 +243,7 @@ class GraphKDRetinaNet(RetinaNet):
     def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
         """Teacher FPN features, its pooled features on the node boxes, and its dense predictions if a RetinaNet."""
         teacher = self.teacher
-        if teacher.input_format != self.input_format:
-            batched_inputs = [{**x, "image": x["image"].flip(0)} for x in batched_inputs]  # RGB <-> BGR
-        images = teacher.preprocess_image(batched_inputs)
-        features = teacher.backbone(images.tensor)
+        features = teacher.backbone(self.teacher_images(batched_inputs).tensor)
         pooled = self.teacher_node_pooler(
             [features[f] for f in self.teacher_node_in_features], boxes
         )  # (N, C_t, 7, 7)
