@@ -96,6 +96,15 @@ class TeacherStudentMixin:
         """The student's weights alone (no distillation adapter), loadable by plain detectron2."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("distiller.")}
 
+    def fpn_loss(self, features: dict[str, Tensor], teacher_features: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Dsig's FPN feature MSE over the levels both networks have (empty when its weight is 0)."""
+        if self.fpn_weight <= 0:
+            return {}
+        levels = [k for k in features if k in teacher_features]
+        student = {k: self.distiller.adapt(features[k]) for k in levels}
+        teacher = {k: teacher_features[k] for k in levels}
+        return {"loss_graphkd_fpn": self.fpn_weight * fpn_feature_mse(student, teacher)}
+
     def teacher_images(self, batched_inputs: list[dict]):
         """The batch preprocessed for the teacher (its pixel mean/std; channels flipped if its format differs)."""
         teacher = self.teacher
@@ -245,12 +254,7 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         self, features: dict, predictions, teacher_out: dict, proposals: list[Instances]
     ) -> dict:
         """Dsig's optional extras: FPN feature MSE, RoI logit KD and foreground RoI box L1."""
-        losses = {}
-        if self.fpn_weight > 0:
-            levels = [k for k in features if k in teacher_out["features"]]
-            student = {k: self.distiller.adapt(features[k]) for k in levels}
-            teacher = {k: teacher_out["features"][k] for k in levels}
-            losses["loss_graphkd_fpn"] = self.fpn_weight * fpn_feature_mse(student, teacher)
+        losses = self.fpn_loss(features, teacher_out["features"])
         scores, deltas = predictions
         if self.logit_weight > 0:
             losses["loss_graphkd_logit"] = self.logit_weight * roi_logit_kd(

@@ -29,7 +29,7 @@ from detectron2.structures import Boxes, Instances, pairwise_iou
 from detectron2.utils.events import get_event_storage
 from torch import Tensor, nn
 
-from graphkd.distill import fpn_feature_mse, roi_box_l1, roi_logit_kd
+from graphkd.distill import roi_box_l1, roi_logit_kd
 from graphkd.distill.distiller import GraphKDDistiller
 
 from .backbones import build_timm_backbone
@@ -279,12 +279,7 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         teacher_out: dict,
     ) -> dict:
         """Dsig's extras on a dense head: FPN MSE, and logit KD / box L1 on foreground anchors (RetinaNet teacher)."""
-        losses = {}
-        if self.fpn_weight > 0:
-            levels = [k for k in features if k in teacher_out["features"]]
-            student = {k: self.distiller.adapt(features[k]) for k in levels}
-            teacher = {k: teacher_out["features"][k] for k in levels}
-            losses["loss_graphkd_fpn"] = self.fpn_weight * fpn_feature_mse(student, teacher)
+        losses = self.fpn_loss(features, teacher_out["features"])
         if self.logit_weight <= 0 and self.box_weight <= 0:
             return losses
         logits, deltas = cat(pred_logits, dim=1), cat(pred_deltas, dim=1)  # (B, A, Q), (B, A, 4)

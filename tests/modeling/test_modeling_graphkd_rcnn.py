@@ -139,3 +139,15 @@ def test_text_class_names_resolve_for_a_dataset_registered_from_a_spec(tiny_teac
         ],
     )
     assert text_class_ids_from_cfg(cfg) == [1, 2]
+
+
+def test_dsig_extras_are_logged_when_enabled(tiny_teacher):
+    extras = ["GRAPHKD.EXTRAS.FPN_WEIGHT", "0.5", "GRAPHKD.EXTRAS.LOGIT_WEIGHT", "3.0"]
+    extras += ["GRAPHKD.EXTRAS.BOX_WEIGHT", "1.0", "GRAPHKD.NODE_TYPE.TEXT_CLASSES", "[]"]
+    model = build_model(graphkd_cfg(tiny_teacher, extras))
+    model.train()
+    with EventStorage():
+        losses = model(random_page_inputs())
+    for name in ("loss_graphkd_fpn", "loss_graphkd_logit", "loss_graphkd_box"):
+        assert math.isfinite(losses[name].item()) and losses[name].item() >= 0, name
+    assert losses["loss_graphkd_fpn"].item() > 0  # random student vs random teacher FPN features differ
