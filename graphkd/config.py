@@ -28,6 +28,8 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.TEACHER.WEIGHTS = ""
     # extra KEY VALUE overrides applied to the teacher config after CONFIG_FILE
     cfg.TEACHER.OPTS = []
+    # shortest image side the teacher sees (its pages are resized, node boxes rescaled); 0 = the student's
+    cfg.TEACHER.INPUT_MIN_SIZE = 0
 
     cfg.GRAPHKD = CN()
     # weight of the node (feature) distillation loss, lambda_node

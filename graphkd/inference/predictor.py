@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 
-
 def setup_inference_cfg(
     config_file: str | os.PathLike,
     weights: str | os.PathLike = "",

@@ -197,12 +197,10 @@ def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> d
     computed from the features the detection already needed (one teacher backbone pass per page).
     """
     from detectron2.layers import nms
+    from detectron2.structures import Boxes
 
     teacher = model.teacher
-    teacher_inputs = inputs
-    if teacher.input_format != model.input_format:
-        teacher_inputs = [{**x, "image": x["image"].flip(0)} for x in inputs]  # RGB <-> BGR
-    images = teacher.preprocess_image(teacher_inputs)
+    images, scales = model.teacher_images(inputs)  # the teacher's frame (TEACHER.INPUT_MIN_SIZE)
     features = teacher.backbone(images.tensor)
     proposals, _ = teacher.proposal_generator(images, features, None)
     heads = teacher.roi_heads
@@ -217,6 +215,7 @@ def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> d
         boxes = found[keep[:top_k]].pred_boxes  # sorted by score
     teacher_pooled = heads.box_pooler([features[f] for f in heads.box_in_features], [boxes])  # (N, C_t, 7, 7)
     teacher_scores, _ = heads.box_predictor(heads.box_head(teacher_pooled))  # (N, num_classes + 1)
+    boxes = Boxes(boxes.tensor / scales[0])  # back to the student's (and the page drawing's) frame
     student_pooled = _pool_student(model, model.backbone(model.preprocess_image(inputs).tensor), boxes)
     return {
         "boxes": boxes.tensor,

@@ -69,8 +69,9 @@ class TeacherStudentMixin:
     (not in ``state_dict``, ``parameters`` or ``train()``, so checkpoints hold the student alone and the
     teacher's BatchNorm statistics never change), a ``GraphKDDistiller``, and Dsig's extra-loss weights."""
 
-    def hold_teacher(self, teacher: nn.Module) -> None:
+    def hold_teacher(self, teacher: nn.Module, teacher_min_size: int = 0) -> None:
         self.__dict__["teacher"] = teacher
+        self.teacher_min_size = teacher_min_size
 
     @staticmethod
     def distillation_from_config(cfg, student_channels: int, teacher_channels: int) -> dict:
@@ -80,6 +81,7 @@ class TeacherStudentMixin:
                 cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
             ),
             "bg_max_per_image": cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
+            "teacher_min_size": cfg.TEACHER.INPUT_MIN_SIZE,
             "fpn_weight": cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
             "logit_weight": cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
             "logit_temperature": cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
@@ -106,11 +108,28 @@ class TeacherStudentMixin:
         return {"loss_graphkd_fpn": self.fpn_weight * fpn_feature_mse(student, teacher)}
 
     def teacher_images(self, batched_inputs: list[dict]):
-        """The batch preprocessed for the teacher (its pixel mean/std; channels flipped if its format differs)."""
+        """The batch preprocessed for the teacher (its pixel mean/std; channels flipped if its format differs;
+        resized to ``teacher_min_size`` when set), and per image the (x, y, x, y) scale from the student's
+        frame to the teacher's, shape (B, 4)."""
         teacher = self.teacher
-        if teacher.input_format != self.input_format:
-            batched_inputs = [{**x, "image": x["image"].flip(0)} for x in batched_inputs]  # RGB <-> BGR
-        return teacher.preprocess_image(batched_inputs)
+        flip = teacher.input_format != self.input_format  # RGB <-> BGR
+        scales, inputs = [], []
+        for x in batched_inputs:
+            image = x["image"].flip(0) if flip else x["image"]
+            height, width = image.shape[-2:]
+            if self.teacher_min_size > 0:
+                factor = self.teacher_min_size / min(height, width)
+                size = (max(1, round(height * factor)), max(1, round(width * factor)))
+                image = F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False)[0]
+            scales.append([image.shape[-1] / width, image.shape[-2] / height] * 2)
+            inputs.append({**x, "image": image})
+        return teacher.preprocess_image(inputs), torch.tensor(scales, device=self.device)
+
+    def teacher_boxes(self, boxes: list[Boxes], scales: Tensor) -> list[Boxes]:
+        """Node boxes moved from the student's image frame to the teacher's."""
+        if self.teacher_min_size <= 0:
+            return boxes
+        return [Boxes(b.tensor * scale) for b, scale in zip(boxes, scales)]
 
 
 @META_ARCH_REGISTRY.register()
@@ -129,6 +148,7 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         bg_mining: bool = True,
         bg_mining_thresh: float = 0.6,
         bg_max_per_image: int = 64,
+        teacher_min_size: int = 0,
         fpn_weight: float = 0.0,
         logit_weight: float = 0.0,
         logit_temperature: float = 1.0,
@@ -145,7 +165,7 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
             raise ValueError(
                 "GraphKDRCNN distils box detectors: set MODEL.MASK_ON and MODEL.KEYPOINT_ON False"
             )
-        self.hold_teacher(teacher)
+        self.hold_teacher(teacher, teacher_min_size)
         self.distiller = distiller
         self.bg_mining = bg_mining
         self.bg_mining_thresh = bg_mining_thresh
@@ -196,7 +216,9 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
     def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
         """Teacher FPN features, and its pooled features and predictions on the student's RoIs."""
         teacher = self.teacher
-        features = teacher.backbone(self.teacher_images(batched_inputs).tensor)
+        images, scales = self.teacher_images(batched_inputs)
+        features = teacher.backbone(images.tensor)
+        boxes = self.teacher_boxes(boxes, scales)
         heads = teacher.roi_heads
         pooled = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)  # (R, C_t, 7, 7)
         scores, deltas = heads.box_predictor(heads.box_head(pooled))

@@ -131,6 +131,7 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         fg_iou: float = 0.5,
         bg_nodes: bool = True,
         bg_max_per_image: int = 64,
+        teacher_min_size: int = 0,
         fpn_weight: float = 0.0,
         logit_weight: float = 0.0,
         logit_temperature: float = 1.0,
@@ -138,7 +139,7 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.hold_teacher(teacher)
+        self.hold_teacher(teacher, teacher_min_size)
         self.distiller = distiller
         self.node_pooler = node_pooler  # parameter-free: adds nothing to state_dict
         self.node_in_features = list(node_in_features)
@@ -243,7 +244,9 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
     def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
         """Teacher FPN features, its pooled features on the node boxes, and its dense predictions if a RetinaNet."""
         teacher = self.teacher
-        features = teacher.backbone(self.teacher_images(batched_inputs).tensor)
+        images, scales = self.teacher_images(batched_inputs)
+        features = teacher.backbone(images.tensor)
+        boxes = self.teacher_boxes(boxes, scales)
         pooled = self.teacher_node_pooler(
             [features[f] for f in self.teacher_node_in_features], boxes
         )  # (N, C_t, 7, 7)

@@ -151,3 +151,31 @@ def test_dsig_extras_are_logged_when_enabled(tiny_teacher):
     for name in ("loss_graphkd_fpn", "loss_graphkd_logit", "loss_graphkd_box"):
         assert math.isfinite(losses[name].item()) and losses[name].item() >= 0, name
     assert losses["loss_graphkd_fpn"].item() > 0  # random student vs random teacher FPN features differ
+
+
+def test_teacher_with_another_input_size_pools_rescaled_boxes(tiny_teacher):
+    """TEACHER.INPUT_MIN_SIZE: the teacher sees resized pages and pools the node boxes moved to its frame."""
+    import torch.nn.functional as F
+    from detectron2.structures import Boxes
+
+    model = build_model(
+        graphkd_cfg(tiny_teacher, ["TEACHER.INPUT_MIN_SIZE", "256", "GRAPHKD.NODE_TYPE.TEXT_CLASSES", "[]"])
+    )
+    inputs = random_page_inputs(1, height=128, width=160)
+    boxes = [Boxes(torch.tensor([[10.0, 10.0, 150.0, 30.0], [20.0, 40.0, 70.0, 120.0]]))]
+    out = model.teacher_forward(inputs, boxes)
+
+    teacher = model.teacher  # an independent path: resize by hand (x2), scale the boxes by hand
+    image = F.interpolate(inputs[0]["image"][None], size=(256, 320), mode="bilinear", align_corners=False)[0]
+    with torch.no_grad():
+        features = teacher.backbone(teacher.preprocess_image([{"image": image}]).tensor)
+        heads = teacher.roi_heads
+        expected = heads.box_pooler(
+            [features[f] for f in heads.box_in_features], [Boxes(boxes[0].tensor * 2)]
+        )
+    assert out["features"]["p2"].shape[-2:] == (64, 80)  # stride 4 on the 256x320 teacher frame
+    torch.testing.assert_close(out["pooled"], expected)
+    model.train()
+    with EventStorage():
+        losses = model(random_page_inputs())
+    assert math.isfinite(losses["loss_graphkd_edge"].item())
