@@ -42,7 +42,7 @@ MODELS = [  # (name, script, config, output folder)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=120, help="training iterations per model (batch 2)")
+    parser.add_argument("--iters", type=int, default=300, help="training iterations per model (batch 2)")
     parser.add_argument("--output", default="output/demo", help="folder for checkpoints and results")
     parser.add_argument("--timed-images", type=int, default=20, help="val pages timed for CPU ms/image")
     args = parser.parse_args()
