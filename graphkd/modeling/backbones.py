@@ -59,6 +59,25 @@ def find_cached_timm_weights(model_name: str) -> str | None:
     return None
 
 
+def cached_pretrained_kwargs(model_name: str, pretrained: bool, config_key: str) -> dict:
+    """``timm.create_model`` kwargs that load ``model_name``'s weights from the local cache, never the network.
+
+    Empty when ``pretrained`` is false; a clear error naming ``config_key`` when the weights are not cached.
+    """
+    if not pretrained:
+        return {}
+    weights_file = find_cached_timm_weights(model_name)
+    if weights_file is None:
+        raise RuntimeError(
+            f"{config_key} is true but the pretrained weights of timm model '{model_name}' are "
+            "not in the local cache (HF hub or torch hub), and GraphKD never downloads at run time. "
+            f'Fetch them once on a machine with network access (python -c "import timm; '
+            f"timm.create_model('{model_name}', pretrained=True)\") or set {config_key} False."
+        )
+    logger.info("Loading timm weights for %s from %s", model_name, weights_file)
+    return {"pretrained_cfg_overlay": {"file": weights_file}}
+
+
 class TimmBackbone(Backbone):
     """A timm ``features_only`` CNN whose outputs are named ``res{log2(stride)}`` (res2..res5).
 
@@ -79,18 +98,7 @@ class TimmBackbone(Backbone):
         super().__init__()
         import timm
 
-        create_kwargs = {}
-        if pretrained:
-            weights_file = find_cached_timm_weights(model_name)
-            if weights_file is None:
-                raise RuntimeError(
-                    f"MODEL.TIMM.PRETRAINED is true but the pretrained weights of timm model '{model_name}' are "
-                    "not in the local cache (HF hub or torch hub), and GraphKD never downloads at run time. "
-                    f'Fetch them once on a machine with network access (python -c "import timm; '
-                    f"timm.create_model('{model_name}', pretrained=True)\") or set MODEL.TIMM.PRETRAINED False."
-                )
-            logger.info("Loading timm weights for %s from %s", model_name, weights_file)
-            create_kwargs["pretrained_cfg_overlay"] = {"file": weights_file}
+        create_kwargs = cached_pretrained_kwargs(model_name, pretrained, "MODEL.TIMM.PRETRAINED")
         try:
             self.body = timm.create_model(
                 model_name,

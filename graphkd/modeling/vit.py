@@ -20,7 +20,7 @@ from detectron2.modeling.backbone import Backbone
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .backbones import find_cached_timm_weights
+from .backbones import cached_pretrained_kwargs
 
 __all__ = ["ViTSimpleFeaturePyramid", "build_vit_sfp_backbone"]
 
@@ -48,15 +48,7 @@ class ViTSimpleFeaturePyramid(Backbone):
         import timm
         from timm.layers import LayerNorm2d
 
-        create_kwargs = {}
-        if pretrained:
-            weights_file = find_cached_timm_weights(model_name)
-            if weights_file is None:
-                raise RuntimeError(
-                    f"MODEL.VIT.PRETRAINED is true but the weights of timm model '{model_name}' are not in the "
-                    "local cache, and GraphKD never downloads at run time; set MODEL.VIT.PRETRAINED False"
-                )
-            create_kwargs["pretrained_cfg_overlay"] = {"file": weights_file}
+        create_kwargs = cached_pretrained_kwargs(model_name, pretrained, "MODEL.VIT.PRETRAINED")
         self.vit = timm.create_model(
             model_name,
             pretrained=pretrained,
