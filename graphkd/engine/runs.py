@@ -72,7 +72,7 @@ def evaluate_run(
     cfg = as_plain_student(setup_cfg(args))  # the student alone: no teacher is built
     model = GraphKDTrainer.build_model(cfg)
     DetectionCheckpointer(model).load(str(weights))
-    results = final_evaluation(out_dir / "metrics.json", cfg.SOLVER.MAX_ITER)
+    results = final_evaluation(out_dir / "metrics.json")
     if results is None:  # not evaluated at the end of training (or evaluated elsewhere): evaluate now
         tested = GraphKDTrainer.test(cfg, model)  # detectron2 unwraps the dict when there is one test set
         results = dict(tested.get(cfg.DATASETS.TEST[0], tested)["bbox"])
@@ -89,12 +89,17 @@ def evaluate_run(
     return results
 
 
-def final_evaluation(metrics_file: Path, max_iter: int) -> dict | None:
-    """The box AP detectron2's EvalHook logged after the last training iteration, or None."""
+def final_evaluation(metrics_file: Path) -> dict | None:
+    """The box AP detectron2's EvalHook logged at the run's last logged iteration, or None.
+
+    The last iteration is read from the log itself: the schedule may have been overridden on the command
+    line, so the config file's ``SOLVER.MAX_ITER`` is not the run's.
+    """
     if not metrics_file.exists():
         return None
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-    final = [r for r in rows if r.get("iteration", -1) >= max_iter - 1 and "bbox/AP" in r]
+    last = max((r.get("iteration", -1) for r in rows), default=-1)
+    final = [r for r in rows if r.get("iteration", -1) == last and "bbox/AP" in r]
     if not final:
         return None
     return {k[len("bbox/") :]: v for k, v in final[-1].items() if k.startswith("bbox/")}
