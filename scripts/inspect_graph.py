@@ -2,11 +2,11 @@
 
     python scripts/inspect_graph.py --config-file configs/synthetic/graphkd_R18_from_R50.yaml \
         --input page.png scan.jpg --output output/inspect \
-        --weights output/synthetic/graphkd_R18_from_R50/model_student.pth \
-        TEACHER.WEIGHTS output/synthetic/teacher_R50/model_final.pth
+        --weights output/demo/full_s0/model_student.pth \
+        TEACHER.WEIGHTS output/demo/teacher_s0/model_final.pth
     python scripts/inspect_graph.py --config-file configs/synthetic/graphkd_R18_from_R50.yaml \
         --input datasets/synth_publaynet/val/images/000000.png --gt datasets/synth_publaynet/val/annotations.json \
-        --output output/inspect TEACHER.WEIGHTS output/synthetic/teacher_R50/model_final.pth
+        --output output/inspect TEACHER.WEIGHTS output/demo/teacher_s0/model_final.pth
     python scripts/inspect_graph.py --config-file CFG --dataset synth_publaynet_val --num-images 4 --output out ...
 
 Without GT the nodes are the teacher's top --top-k detections (or RPN proposals, --nodes proposals) and there

@@ -4,7 +4,7 @@
         --weights output/synthetic/student_R18/model_final.pth --input page.png paper.pdf scans/ "more/*.jpg" \
         --output output/predictions
     python scripts/predict.py --config-file configs/synthetic/graphkd_R18_from_R50.yaml \
-        --weights output/synthetic/graphkd_R18_from_R50/model_student.pth --input paper.pdf --output out \
+        --weights output/demo/full_s0/model_student.pth --input paper.pdf --output out \
         --device cuda --score-thresh 0.3 --dpi 150 --batch-size 8 INPUT.MIN_SIZE_TEST 512
 
 Inputs are page images (png, jpg, jpeg, tif, tiff), PDFs (rendered page by page at --dpi with pypdfium2),

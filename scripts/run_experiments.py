@@ -1,19 +1,24 @@
 """The ablation suite on the synthetic pages: every row the same data, schedule and seed handling.
 
-    python scripts/run_experiments.py --iters 600 --seeds 0 1 --output output/ablation
-    python scripts/run_experiments.py --rows baseline full --seeds 0     # a subset
+    python scripts/run_experiments.py                          # all rows, seeds 0 1 for baseline and full
+    python scripts/run_experiments.py --rows baseline full --seeds 0 1 2 --seeds-for baseline full
 
-Rows (METHOD.md; each a config diff on configs/synthetic/graphkd_R18_from_R50.yaml):
-  teacher    R-50-FPN teacher (scripts/train_net.py)
-  baseline   R-18-FPN student, no KD
-  dsig       node + "mse" edge, no text handling (Dsig)
-  node       GraphKD node loss only
-  node_maha  node + "mahalanobis" edge
-  merge      + text-node merging
-  full       + adaptive sampling (full GraphKD)
-  full_diag  full GraphKD with "mahalanobis_diag"
-  full_gt    full GraphKD with GT node typing instead of "covariance"
-The teacher is trained once (seed 0) and shared. Writes results.json, results.md and a bar plot (--plot).
+Rows (METHOD.md; each distillation row is a config diff on configs/synthetic/graphkd_R18_from_R50.yaml,
+which has Dsig's extras on, as METHOD.md §6 sets for R50->R18):
+  teacher         R-50-FPN teacher (scripts/train_net.py), trained once (seed 0, --teacher-iters) and shared
+  baseline        R-18-FPN student, no KD
+  dsig            node + "mse" edge, no text handling (Dsig)
+  node            GraphKD node loss only (no edge loss, no text handling)
+  node_maha       node + "mahalanobis" edge
+  merge           + text-node merging
+  full            + adaptive sampling (full GraphKD)
+  full_diag       full GraphKD with "mahalanobis_diag"
+  full_gt         full GraphKD with GT node typing instead of "covariance"
+  full_no_extras  full GraphKD without Dsig's extras (graph losses alone)
+  extras_only     Dsig's extras alone (no node or edge loss)
+The default output folder is the demo's (output/demo): the demo's teacher_s0, baseline_s0 and full_s0 are
+the same runs (same configs, schedule and seed), so they are reused. Writes results.json, results.md and a
+bar plot (--plot).
 """
 
 from __future__ import annotations
@@ -26,28 +31,17 @@ from pathlib import Path
 
 from graphkd.engine.runs import (
     REPO_ROOT,
+    ROWS,
     cached_results,
     evaluate_run,
     markdown_table,
+    row_run,
     save_results,
-    schedule_opts,
-    train_run,
+    train_minutes,
 )
 
-TEACHER = ("scripts/train_net.py", "configs/synthetic/teacher_R50.yaml", [])
-GRAPHKD = "configs/synthetic/graphkd_R18_from_R50.yaml"
-NO_TEXT_HANDLING = ["GRAPHKD.MERGE.ENABLED", "False", "GRAPHKD.SAMPLING.MODE", "none"]
-ROWS: dict[str, tuple[str, str, list[str]]] = {
-    "teacher": TEACHER,
-    "baseline": ("scripts/train_net.py", "configs/synthetic/student_R18.yaml", []),
-    "dsig": ("scripts/distill.py", GRAPHKD, ["GRAPHKD.EDGE_LOSS.TYPE", "mse", *NO_TEXT_HANDLING]),
-    "node": ("scripts/distill.py", GRAPHKD, ["GRAPHKD.EDGE_LOSS_WEIGHT", "0.0", *NO_TEXT_HANDLING]),
-    "node_maha": ("scripts/distill.py", GRAPHKD, NO_TEXT_HANDLING),
-    "merge": ("scripts/distill.py", GRAPHKD, ["GRAPHKD.SAMPLING.MODE", "none"]),
-    "full": ("scripts/distill.py", GRAPHKD, []),
-    "full_diag": ("scripts/distill.py", GRAPHKD, ["GRAPHKD.EDGE_LOSS.TYPE", "mahalanobis_diag"]),
-    "full_gt": ("scripts/distill.py", GRAPHKD, ["GRAPHKD.NODE_TYPE.MODE", "gt"]),
-}
+DEFAULT_ITERS = 150  # the demo's schedule (scripts/demo.py)
+DEFAULT_TEACHER_ITERS = 600
 
 
 def plot(summary: dict[str, dict], path: Path) -> None:
@@ -74,9 +68,16 @@ def plot(summary: dict[str, dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--iters", type=int, default=600)
-    parser.add_argument("--output", default="output/ablation")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds for --seeds-for rows")
+    parser.add_argument(
+        "--seeds-for",
+        nargs="+",
+        default=["baseline", "full"],
+        help="rows run with every seed (others: seed 0)",
+    )
+    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="student iterations (batch 2)")
+    parser.add_argument("--teacher-iters", type=int, default=DEFAULT_TEACHER_ITERS)
+    parser.add_argument("--output", default="output/demo")
     parser.add_argument("--plot", default="docs/ablation.png")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -86,18 +87,17 @@ def main() -> None:
     results_path = out / "results.json"
     results = cached_results(results_path)
 
-    teacher_weights = train_run(*TEACHER[:2], out / "teacher_s0", schedule_opts(args.iters) + ["SEED", "0"])
     for row in args.rows:
-        script, config, opts = ROWS[row]
-        for seed in [0] if row == "teacher" else args.seeds:
+        seeds = [0] if row == "teacher" or row not in args.seeds_for else args.seeds
+        for seed in seeds:
             key = f"{row}_s{seed}"
-            run_opts = schedule_opts(args.iters) + ["SEED", str(seed), *opts]
-            if script.endswith("distill.py"):
-                run_opts += ["TEACHER.WEIGHTS", str(teacher_weights)]
-            weights = train_run(script, config, out / key, run_opts)
+            config, weights, opts = row_run(row, seed, out, args.iters, args.teacher_iters)
             if key not in results:
                 results[key] = evaluate_run(config, weights, out / key, opts, num_timed=0)
-                save_results(results_path, results)
+            minutes = train_minutes(out / key)
+            if minutes is not None:
+                results[key]["train_min"] = minutes
+            save_results(results_path, results)
 
     summary = {}
     for row in args.rows:
@@ -109,10 +109,11 @@ def main() -> None:
                 "AP_spread": (max(aps) - min(aps)) / 2,
                 "seeds": len(runs),
             }
+    runs_table = markdown_table(results, (("train_min", "train (min)", ".1f"),))
     table = markdown_table(summary, (("seeds", "seeds", "d"),))
-    print(markdown_table(results))
+    print(runs_table)
     print(table)
-    (out / "results.md").write_text(markdown_table(results) + "\n\n" + table + "\n")
+    (out / "results.md").write_text(runs_table + "\n\n" + table + "\n")
     if args.plot:
         plot(summary, REPO_ROOT / args.plot)
 

@@ -10,6 +10,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,19 +31,85 @@ def schedule_opts(iters: int) -> list[str]:
     ]
 
 
+# The synthetic-page runs of the demo and the ablation (METHOD.md): (script, config, extra opts) per row.
+# Every distillation row is a config diff on the full GraphKD config; all share one teacher.
+SYNTH_TEACHER_CONFIG = "configs/synthetic/teacher_R50.yaml"
+SYNTH_GRAPHKD_CONFIG = "configs/synthetic/graphkd_R18_from_R50.yaml"
+_NO_TEXT_HANDLING = ["GRAPHKD.MERGE.ENABLED", "False", "GRAPHKD.SAMPLING.MODE", "none"]
+_NO_EXTRAS = ["GRAPHKD.EXTRAS.FPN_WEIGHT", "0.0", "GRAPHKD.EXTRAS.LOGIT_WEIGHT", "0.0"]
+_NO_EXTRAS += ["GRAPHKD.EXTRAS.BOX_WEIGHT", "0.0"]
+ROWS: dict[str, tuple[str, str, list[str]]] = {
+    "teacher": ("scripts/train_net.py", SYNTH_TEACHER_CONFIG, []),
+    "baseline": ("scripts/train_net.py", "configs/synthetic/student_R18.yaml", []),
+    "dsig": (
+        "scripts/distill.py",
+        SYNTH_GRAPHKD_CONFIG,
+        ["GRAPHKD.EDGE_LOSS.TYPE", "mse", *_NO_TEXT_HANDLING],
+    ),
+    "node": (
+        "scripts/distill.py",
+        SYNTH_GRAPHKD_CONFIG,
+        ["GRAPHKD.EDGE_LOSS_WEIGHT", "0.0", *_NO_TEXT_HANDLING],
+    ),
+    "node_maha": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, _NO_TEXT_HANDLING),
+    "merge": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.SAMPLING.MODE", "none"]),
+    "full": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, []),
+    "full_diag": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.EDGE_LOSS.TYPE", "mahalanobis_diag"]),
+    "full_gt": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.NODE_TYPE.MODE", "gt"]),
+    "full_no_extras": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, _NO_EXTRAS),
+    "extras_only": (
+        "scripts/distill.py",
+        SYNTH_GRAPHKD_CONFIG,
+        ["GRAPHKD.NODE_LOSS_WEIGHT", "0.0", "GRAPHKD.EDGE_LOSS_WEIGHT", "0.0", *_NO_TEXT_HANDLING],
+    ),
+}
+
+
+def row_run(row: str, seed: int, out: Path, iters: int, teacher_iters: int) -> tuple[str, Path, list[str]]:
+    """Train (or resume, or skip) ``row`` with ``seed`` under ``out/<row>_s<seed>``.
+
+    The teacher is always ``out/teacher_s0`` (trained first when missing) with ``teacher_iters`` iterations;
+    the students get ``iters``. Returns ``(config, final checkpoint, the row's extra opts)`` for evaluation.
+    """
+    script, config, opts = ROWS[row]
+    if row == "teacher":
+        iters, seed = teacher_iters, 0
+    run_opts = schedule_opts(iters) + ["SEED", str(seed), *opts]
+    if script.endswith("distill.py"):
+        teacher = row_run("teacher", 0, out, iters, teacher_iters)[1]
+        run_opts += ["TEACHER.WEIGHTS", str(teacher)]  # the config names SYNTH_TEACHER_CONFIG
+    return config, train_run(script, config, out / f"{row}_s{seed}", run_opts), opts
+
+
 def train_run(script: str, config: str, out_dir: Path, opts: list[str]) -> Path:
-    """Train (or resume, or skip) one run; returns the path of its final checkpoint."""
+    """Train (or resume, or skip) one run; returns the path of its final checkpoint.
+
+    A run trained start to finish by this call records its wall-clock time in ``train_time.json``.
+    """
     final = out_dir / "model_final.pth"
     if final.exists():
         print(f"[runs] {out_dir.name}: {final} exists, skipping training", flush=True)
         return final
     cmd = [sys.executable, str(REPO_ROOT / script), "--config-file", str(REPO_ROOT / config)]
-    if (out_dir / "last_checkpoint").exists():
+    resumed = (out_dir / "last_checkpoint").exists()
+    if resumed:
         cmd.append("--resume")
     cmd += ["OUTPUT_DIR", str(out_dir), *opts]
     print(f"[runs] {out_dir.name}: {' '.join(cmd[1:])}", flush=True)
+    start = time.time()
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
+    record = {"seconds": round(time.time() - start, 1), "resumed": resumed, "opts": opts}
+    (out_dir / "train_time.json").write_text(json.dumps(record, indent=2) + "\n")
     return final
+
+
+def train_minutes(out_dir: Path) -> float | None:
+    """Minutes the run's training took (``train_time.json``), or None when unknown or resumed."""
+    path = out_dir / "train_time.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    return None if record.get("resumed") else record["seconds"] / 60
 
 
 def evaluate_run(

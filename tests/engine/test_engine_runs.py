@@ -24,3 +24,47 @@ def test_no_final_evaluation_means_none(tmp_path):
     )
     assert final_evaluation(metrics) is None
     assert final_evaluation(tmp_path / "missing.json") is None
+
+
+def test_demo_and_ablation_runs_share_teacher_and_opts(tmp_path, monkeypatch):
+    """The demo's three runs are the ablation's teacher_s0/baseline_s0/full_s0: same folders, same opts."""
+    from graphkd.engine import runs
+
+    calls = []
+
+    def fake_train_run(script, config, out_dir, opts):
+        calls.append((script, config, out_dir.name, list(opts)))
+        return out_dir / "model_final.pth"
+
+    monkeypatch.setattr(runs, "train_run", fake_train_run)
+    config, weights, opts = runs.row_run("full", 1, tmp_path, iters=200, teacher_iters=600)
+    assert config == runs.SYNTH_GRAPHKD_CONFIG and weights == tmp_path / "full_s1" / "model_final.pth"
+    (t_script, _, t_dir, t_opts), (s_script, _, s_dir, s_opts) = calls
+    assert (t_script, t_dir, s_script, s_dir) == (
+        "scripts/train_net.py",
+        "teacher_s0",
+        "scripts/distill.py",
+        "full_s1",
+    )
+    assert t_opts[t_opts.index("SOLVER.MAX_ITER") + 1] == "600" and t_opts[t_opts.index("SEED") + 1] == "0"
+    assert s_opts[s_opts.index("SOLVER.MAX_ITER") + 1] == "200" and s_opts[s_opts.index("SEED") + 1] == "1"
+    assert s_opts[s_opts.index("TEACHER.WEIGHTS") + 1] == str(tmp_path / "teacher_s0" / "model_final.pth")
+    # an ablation row is the GraphKD config plus its diff, nothing else
+    calls.clear()
+    _, _, dsig_opts = runs.row_run("dsig", 0, tmp_path, iters=200, teacher_iters=600)
+    assert dsig_opts == runs.ROWS["dsig"][2] and "mse" in dsig_opts
+    assert calls[-1][3][-len(dsig_opts) - 2 : -2] == dsig_opts
+    # the baseline is a plain detectron2 run: no teacher is trained or passed for it
+    calls.clear()
+    runs.row_run("baseline", 0, tmp_path, iters=200, teacher_iters=600)
+    assert [c[2] for c in calls] == ["baseline_s0"] and "TEACHER.WEIGHTS" not in calls[0][3]
+
+
+def test_train_minutes_ignores_resumed_runs(tmp_path):
+    from graphkd.engine.runs import train_minutes
+
+    assert train_minutes(tmp_path) is None
+    (tmp_path / "train_time.json").write_text(json.dumps({"seconds": 90.0, "resumed": False}))
+    assert train_minutes(tmp_path) == 1.5
+    (tmp_path / "train_time.json").write_text(json.dumps({"seconds": 90.0, "resumed": True}))
+    assert train_minutes(tmp_path) is None
