@@ -105,7 +105,11 @@ def main() -> None:
         if runs:
             aps = [r["AP"] for r in runs]
             summary[row] = {
-                **{k: statistics.mean(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)},
+                **{
+                    k: statistics.mean(r[k] for r in runs if k in r)
+                    for k in runs[0]
+                    if isinstance(runs[0][k], float)
+                },
                 "AP_spread": (max(aps) - min(aps)) / 2,
                 "seeds": len(runs),
             }
