@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 from pathlib import Path
 
 from graphkd.engine.runs import (
@@ -37,6 +36,7 @@ from graphkd.engine.runs import (
     markdown_table,
     row_run,
     save_results,
+    summarize_seeds,
     train_minutes,
 )
 
@@ -99,22 +99,9 @@ def main() -> None:
                 results[key]["train_min"] = minutes
             save_results(results_path, results)
 
-    summary = {}
-    for row in args.rows:
-        runs = [results[k] for k in results if k.rsplit("_s", 1)[0] == row]
-        if runs:
-            aps = [r["AP"] for r in runs]
-            summary[row] = {
-                **{
-                    k: statistics.mean(r[k] for r in runs if k in r)
-                    for k in runs[0]
-                    if isinstance(runs[0][k], float)
-                },
-                "AP_spread": (max(aps) - min(aps)) / 2,
-                "seeds": len(runs),
-            }
+    summary = summarize_seeds(results, args.rows)
     runs_table = markdown_table(results, (("train_min", "train (min)", ".1f"),))
-    table = markdown_table(summary, (("seeds", "seeds", "d"),))
+    table = markdown_table(summary, (("AP_spread", "AP ± (half range)", ".1f"), ("seeds", "seeds", "d")))
     print(runs_table)
     print(table)
     (out / "results.md").write_text(runs_table + "\n\n" + table + "\n")

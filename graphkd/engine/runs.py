@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import subprocess
 import sys
 import time
@@ -170,6 +171,20 @@ def final_evaluation(metrics_file: Path) -> dict | None:
     if not final:
         return None
     return {k[len("bbox/") :]: v for k, v in final[-1].items() if k.startswith("bbox/")}
+
+
+def summarize_seeds(results: dict[str, dict], rows: list[str]) -> dict[str, dict]:
+    """Per row, the mean of every float metric over its ``<row>_s<seed>`` runs, the AP half range, the seed count."""
+    summary = {}
+    for row in rows:
+        runs = [r for key, r in results.items() if key.rsplit("_s", 1)[0] == row]
+        if not runs:
+            continue
+        metrics = {k for r in runs for k, v in r.items() if isinstance(v, float)}
+        aps = [r["AP"] for r in runs]
+        summary[row] = {k: statistics.mean(r[k] for r in runs if k in r) for k in sorted(metrics)}
+        summary[row].update(AP_spread=(max(aps) - min(aps)) / 2, seeds=len(runs))
+    return summary
 
 
 def cached_results(path: Path) -> dict:

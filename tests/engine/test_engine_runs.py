@@ -68,3 +68,19 @@ def test_train_minutes_ignores_resumed_runs(tmp_path):
     assert train_minutes(tmp_path) == 1.5
     (tmp_path / "train_time.json").write_text(json.dumps({"seconds": 90.0, "resumed": True}))
     assert train_minutes(tmp_path) is None
+
+
+def test_summarize_seeds_averages_each_row_over_its_seeds():
+    from graphkd.engine.runs import summarize_seeds
+
+    results = {
+        "full_s0": {"AP": 9.0, "AP50": 24.0, "train_min": 7.0},
+        "full_s1": {"AP": 7.0, "AP50": 20.0},  # resumed: no train time
+        "full_diag_s0": {"AP": 5.0, "AP50": 10.0},  # another row sharing the prefix
+        "baseline_s0": {"AP": 2.0, "AP50": 8.0},
+    }
+    summary = summarize_seeds(results, ["baseline", "full", "full_diag", "dsig"])
+    assert list(summary) == ["baseline", "full", "full_diag"]  # rows without runs are left out
+    assert summary["full"] == {"AP": 8.0, "AP50": 22.0, "train_min": 7.0, "AP_spread": 1.0, "seeds": 2}
+    assert summary["full_diag"]["AP"] == 5.0 and summary["full_diag"]["seeds"] == 1
+    assert summary["baseline"]["AP_spread"] == 0.0
