@@ -15,6 +15,7 @@ which has Dsig's extras on, as METHOD.md §6 sets for R50->R18):
   full_diag       full GraphKD with "mahalanobis_diag"
   full_gt         full GraphKD with GT node typing instead of "covariance"
   full_no_extras  full GraphKD without Dsig's extras (graph losses alone)
+  full_edge0.2    full GraphKD with the edge weight at 0.2 instead of 2.0
   extras_only     Dsig's extras alone (no node or edge loss)
 The default output folder is the demo's (output/demo): the demo's teacher_s0, baseline_s0 and full_s0 are
 the same runs (same configs, schedule and seed), so they are reused. Writes results.json, results.md and a

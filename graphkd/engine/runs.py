@@ -58,6 +58,7 @@ ROWS: dict[str, tuple[str, str, list[str]]] = {
     "full_diag": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.EDGE_LOSS.TYPE", "mahalanobis_diag"]),
     "full_gt": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.NODE_TYPE.MODE", "gt"]),
     "full_no_extras": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, _NO_EXTRAS),
+    "full_edge0.2": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.EDGE_LOSS_WEIGHT", "0.2"]),
     "extras_only": (
         "scripts/distill.py",
         SYNTH_GRAPHKD_CONFIG,
