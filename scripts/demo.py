@@ -22,13 +22,14 @@ import os
 import time
 
 from graphkd.engine.runs import (
+    DEMO_ITERS,
+    DEMO_TEACHER_ITERS,
     REPO_ROOT,
     cached_results,
     evaluate_run,
     markdown_table,
     row_run,
     save_results,
-    train_minutes,
 )
 
 MODELS = [  # (name, ablation row)
@@ -40,8 +41,12 @@ MODELS = [  # (name, ablation row)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=150, help="training iterations per student (batch 2)")
-    parser.add_argument("--teacher-iters", type=int, default=600, help="training iterations of the teacher")
+    parser.add_argument(
+        "--iters", type=int, default=DEMO_ITERS, help="training iterations per student (batch 2)"
+    )
+    parser.add_argument(
+        "--teacher-iters", type=int, default=DEMO_TEACHER_ITERS, help="training iterations of the teacher"
+    )
     parser.add_argument("--output", default="output/demo", help="folder for checkpoints and results")
     parser.add_argument("--timed-images", type=int, default=20, help="val pages timed for CPU ms/image")
     args = parser.parse_args()
@@ -75,9 +80,6 @@ def main() -> None:
             config, weights, opts = runs[name]
             results[name] = evaluate_run(config, weights, weights.parent, opts, num_timed=args.timed_images)
             results[name]["iters"] = float(args.teacher_iters if row == "teacher" else args.iters)
-            minutes = train_minutes(weights.parent)
-            if minutes is not None:
-                results[name]["train_min"] = minutes
             save_results(results_path, results)
     table = markdown_table(
         results,

@@ -30,6 +30,8 @@ import os
 from pathlib import Path
 
 from graphkd.engine.runs import (
+    DEMO_ITERS,
+    DEMO_TEACHER_ITERS,
     REPO_ROOT,
     ROWS,
     cached_results,
@@ -38,11 +40,7 @@ from graphkd.engine.runs import (
     row_run,
     save_results,
     summarize_seeds,
-    train_minutes,
 )
-
-DEFAULT_ITERS = 150  # the demo's schedule (scripts/demo.py)
-DEFAULT_TEACHER_ITERS = 600
 
 
 def plot(summary: dict[str, dict], path: Path) -> None:
@@ -76,8 +74,8 @@ def main() -> None:
         default=["baseline", "full"],
         help="rows run with every seed (others: seed 0)",
     )
-    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="student iterations (batch 2)")
-    parser.add_argument("--teacher-iters", type=int, default=DEFAULT_TEACHER_ITERS)
+    parser.add_argument("--iters", type=int, default=DEMO_ITERS, help="student iterations (batch 2)")
+    parser.add_argument("--teacher-iters", type=int, default=DEMO_TEACHER_ITERS)
     parser.add_argument("--output", default="output/demo")
     parser.add_argument("--plot", default="docs/ablation.png")
     args = parser.parse_args()
@@ -95,10 +93,7 @@ def main() -> None:
             config, weights, opts = row_run(row, seed, out, args.iters, args.teacher_iters)
             if key not in results:
                 results[key] = evaluate_run(config, weights, out / key, opts, num_timed=0)
-            minutes = train_minutes(out / key)
-            if minutes is not None:
-                results[key]["train_min"] = minutes
-            save_results(results_path, results)
+                save_results(results_path, results)
 
     summary = summarize_seeds(results, args.rows)
     runs_table = markdown_table(results, (("train_min", "train (min)", ".1f"),))

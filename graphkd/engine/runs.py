@@ -32,6 +32,10 @@ def schedule_opts(iters: int) -> list[str]:
     ]
 
 
+# The demo's schedule; the ablation defaults to it so that it reuses the demo's runs.
+DEMO_ITERS = 150  # per student
+DEMO_TEACHER_ITERS = 600
+
 # The synthetic-page runs of the demo and the ablation (METHOD.md): (script, config, extra opts) per row.
 # Every distillation row is a config diff on the full GraphKD config; all share one teacher.
 SYNTH_TEACHER_CONFIG = "configs/synthetic/teacher_R50.yaml"
@@ -117,7 +121,8 @@ def train_minutes(out_dir: Path) -> float | None:
 def evaluate_run(
     config: str, weights: Path, out_dir: Path, opts: list[str] = (), num_timed: int = 20
 ) -> dict:
-    """COCO box AP on the config's first test set, parameter count and median CPU inference ms/image."""
+    """COCO box AP on the config's first test set, parameter count, median CPU inference ms/image and the
+    run's training minutes (when ``out_dir`` recorded them)."""
     import torch
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.data import DatasetCatalog, detection_utils
@@ -155,6 +160,9 @@ def evaluate_run(
             inputs.append({"image": tensor, "height": image.shape[0], "width": image.shape[1]})
         results["cpu_ms_per_image"] = inference_ms_per_image(model, inputs)
     results["params_M"] = count_parameters(model) / 1e6
+    minutes = train_minutes(out_dir)
+    if minutes is not None:
+        results["train_min"] = minutes
     return results
 
 
