@@ -6,6 +6,7 @@ channels. Inference is plain student inference (``GeneralizedRCNN.inference``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import torch
@@ -24,7 +25,13 @@ from .teacher import build_teacher, load_teacher_config
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GraphKDRCNN", "TeacherStudentMixin", "build_teacher_from_cfg", "text_class_ids_from_cfg"]
+__all__ = [
+    "DistillSettings",
+    "GraphKDRCNN",
+    "TeacherStudentMixin",
+    "build_teacher_from_cfg",
+    "text_class_ids_from_cfg",
+]
 
 
 def text_class_ids_from_cfg(cfg) -> list[int]:
@@ -64,14 +71,33 @@ def build_teacher_from_cfg(cfg, num_classes: int) -> nn.Module:
     return build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=num_classes)
 
 
+@dataclasses.dataclass(frozen=True)
+class DistillSettings:
+    """The ``GRAPHKD.*``/``TEACHER.*`` scalars every GraphKD meta-architecture takes (``TeacherStudentMixin``)."""
+
+    bg_max_per_image: int = 64  # GRAPHKD.BG_MINING.MAX_PER_IMAGE: background nodes per image
+    teacher_min_size: int = 0  # TEACHER.INPUT_MIN_SIZE: 0 = the teacher sees the student's input
+    fpn_weight: float = 0.0  # Dsig's extras (GRAPHKD.EXTRAS.*), off at 0
+    logit_weight: float = 0.0
+    logit_temperature: float = 1.0
+    box_weight: float = 0.0
+
+
 class TeacherStudentMixin:
     """What every GraphKD student meta-architecture shares: a frozen teacher held outside the module tree
     (not in ``state_dict``, ``parameters`` or ``train()``, so checkpoints hold the student alone and the
     teacher's BatchNorm statistics never change), a ``GraphKDDistiller``, and Dsig's extra-loss weights."""
 
-    def hold_teacher(self, teacher: nn.Module, teacher_min_size: int = 0) -> None:
+    def init_distillation(
+        self, teacher: nn.Module, distiller: GraphKDDistiller, settings: DistillSettings | None
+    ) -> None:
+        """Hold ``teacher`` outside the module tree, register ``distiller`` and copy ``settings`` (default:
+        ``DistillSettings()``) onto ``self``."""
         self.__dict__["teacher"] = teacher
-        self.teacher_min_size = teacher_min_size
+        self.distiller = distiller
+        settings = settings if settings is not None else DistillSettings()
+        for field in dataclasses.fields(settings):
+            setattr(self, field.name, getattr(settings, field.name))
 
     @staticmethod
     def distillation_from_config(cfg, student_channels: int, teacher_channels: int) -> dict:
@@ -80,12 +106,14 @@ class TeacherStudentMixin:
             "distiller": GraphKDDistiller.from_config(
                 cfg, student_channels, teacher_channels, text_class_ids_from_cfg(cfg)
             ),
-            "bg_max_per_image": cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
-            "teacher_min_size": cfg.TEACHER.INPUT_MIN_SIZE,
-            "fpn_weight": cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
-            "logit_weight": cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
-            "logit_temperature": cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
-            "box_weight": cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+            "settings": DistillSettings(
+                bg_max_per_image=cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE,
+                teacher_min_size=cfg.TEACHER.INPUT_MIN_SIZE,
+                fpn_weight=cfg.GRAPHKD.EXTRAS.FPN_WEIGHT,
+                logit_weight=cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
+                logit_temperature=cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
+                box_weight=cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+            ),
         }
 
     def _apply(self, fn, *args, **kwargs):
@@ -147,12 +175,7 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         distiller: GraphKDDistiller,
         bg_mining: bool = True,
         bg_mining_thresh: float = 0.6,
-        bg_max_per_image: int = 64,
-        teacher_min_size: int = 0,
-        fpn_weight: float = 0.0,
-        logit_weight: float = 0.0,
-        logit_temperature: float = 1.0,
-        box_weight: float = 0.0,
+        settings: DistillSettings | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -165,15 +188,9 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
             raise ValueError(
                 "GraphKDRCNN distils box detectors: set MODEL.MASK_ON and MODEL.KEYPOINT_ON False"
             )
-        self.hold_teacher(teacher, teacher_min_size)
-        self.distiller = distiller
+        self.init_distillation(teacher, distiller, settings)
         self.bg_mining = bg_mining
         self.bg_mining_thresh = bg_mining_thresh
-        self.bg_max_per_image = bg_max_per_image
-        self.fpn_weight = fpn_weight
-        self.logit_weight = logit_weight
-        self.logit_temperature = logit_temperature
-        self.box_weight = box_weight
 
     @classmethod
     def from_config(cls, cfg):

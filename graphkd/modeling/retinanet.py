@@ -33,7 +33,7 @@ from graphkd.distill import roi_box_l1, roi_logit_kd
 from graphkd.distill.distiller import GraphKDDistiller
 
 from .backbones import build_timm_backbone
-from .meta_arch import TeacherStudentMixin, _pooled_channels, build_teacher_from_cfg
+from .meta_arch import DistillSettings, TeacherStudentMixin, _pooled_channels, build_teacher_from_cfg
 
 logger = logging.getLogger(__name__)
 
@@ -130,17 +130,11 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         node_score_thresh: float = 0.0,
         fg_iou: float = 0.5,
         bg_nodes: bool = True,
-        bg_max_per_image: int = 64,
-        teacher_min_size: int = 0,
-        fpn_weight: float = 0.0,
-        logit_weight: float = 0.0,
-        logit_temperature: float = 1.0,
-        box_weight: float = 0.0,
+        settings: DistillSettings | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.hold_teacher(teacher, teacher_min_size)
-        self.distiller = distiller
+        self.init_distillation(teacher, distiller, settings)
         self.node_pooler = node_pooler  # parameter-free: adds nothing to state_dict
         self.node_in_features = list(node_in_features)
         self.teacher_node_pooler = teacher_node_pooler
@@ -149,11 +143,6 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         self.node_score_thresh = node_score_thresh
         self.fg_iou = fg_iou
         self.bg_nodes = bg_nodes
-        self.bg_max_per_image = bg_max_per_image
-        self.fpn_weight = fpn_weight
-        self.logit_weight = logit_weight
-        self.logit_temperature = logit_temperature
-        self.box_weight = box_weight
         self._same_anchors = _same_dense_head(self, teacher)
         self._dense_kd_warned = False
 
