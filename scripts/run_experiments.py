@@ -1,22 +1,24 @@
 """The ablation suite on the synthetic pages: every row the same data, schedule and seed handling.
 
-    python scripts/run_experiments.py                          # all rows, seeds 0 1 for baseline and full
+    python scripts/run_experiments.py                          # all rows; seeds 0 1 2 for baseline, dsig, full, full_edge2
     python scripts/run_experiments.py --rows baseline full --seeds 0 1 2 --seeds-for baseline full
 
 Rows (METHOD.md; each distillation row is a config diff on configs/synthetic/graphkd_R18_from_R50.yaml,
-which has Dsig's extras on, as METHOD.md §6 sets for R50->R18):
-  teacher         R-50-FPN teacher (scripts/train_net.py), trained once (seed 0, --teacher-iters) and shared
-  baseline        R-18-FPN student, no KD
-  dsig            node + "mse" edge, no text handling (Dsig)
-  node            GraphKD node loss only (no edge loss, no text handling)
-  node_maha       node + "mahalanobis" edge
-  merge           + text-node merging
-  full            + adaptive sampling (full GraphKD)
-  full_diag       full GraphKD with "mahalanobis_diag"
-  full_gt         full GraphKD with GT node typing instead of "covariance"
-  full_no_extras  full GraphKD without Dsig's extras (graph losses alone)
-  full_edge0.2    full GraphKD with the edge weight at 0.2 instead of 2.0
-  extras_only     Dsig's extras alone (no node or edge loss)
+which has Dsig's extras on, as METHOD.md §6 sets for R50->R18, and the Mahalanobis edge weight at 0.2):
+  teacher          R-50-FPN teacher (scripts/train_net.py), trained once (seed 0, --teacher-iters) and shared
+  baseline         R-18-FPN student, no KD
+  dsig             node + "mse" edge at Dsig's weight 2.0, no text handling (Dsig)
+  node             GraphKD node loss only (no edge loss, no text handling)
+  node_maha        node + "mahalanobis" edge
+  merge            + text-node merging
+  full             + adaptive sampling (full GraphKD)
+  full_diag        full GraphKD with "mahalanobis_diag"
+  full_gt          full GraphKD with GT node typing instead of "covariance"
+  full_no_extras   full GraphKD without Dsig's extras (graph losses alone)
+  extras_only      Dsig's extras alone (no node or edge loss)
+  *_edge2          node_maha, merge, full, full_diag, full_gt at METHOD.md's edge weight 2.0
+  light_baseline   the light R-18-FPN student (configs/light), no KD
+  light_full       the light student with full GraphKD
 The default output folder is the demo's (output/demo): the demo's teacher_s0, baseline_s0 and full_s0 are
 the same runs (same configs, schedule and seed), so they are reused. Writes results.json, results.md and a
 bar plot (--plot).
@@ -67,11 +69,11 @@ def plot(summary: dict[str, dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds for --seeds-for rows")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds for --seeds-for rows")
     parser.add_argument(
         "--seeds-for",
         nargs="+",
-        default=["baseline", "full"],
+        default=["baseline", "dsig", "full", "full_edge2"],
         help="rows run with every seed (others: seed 0)",
     )
     parser.add_argument("--iters", type=int, default=DEMO_ITERS, help="student iterations (batch 2)")

@@ -84,3 +84,20 @@ def test_summarize_seeds_averages_each_row_over_its_seeds():
     assert summary["full"] == {"AP": 8.0, "AP50": 22.0, "train_min": 7.0, "AP_spread": 1.0, "seeds": 2}
     assert summary["full_diag"]["AP"] == 5.0 and summary["full_diag"]["seeds"] == 1
     assert summary["baseline"]["AP_spread"] == 0.0
+
+
+def test_every_distillation_row_distils_the_shared_teacher():
+    """row_run hands every distillation row teacher_s0's weights: its config must name that teacher's config,
+    and its student must predict the teacher's classes."""
+    from graphkd.engine import runs
+    from graphkd.modeling.teacher import load_teacher_config
+
+    teacher_cfg = load_teacher_config(str(runs.REPO_ROOT / runs.SYNTH_TEACHER_CONFIG), [], device="cpu")
+    for row, (script, config, opts) in runs.ROWS.items():
+        cfg = load_teacher_config(str(runs.REPO_ROOT / config), list(opts), device="cpu")
+        assert cfg.MODEL.ROI_HEADS.NUM_CLASSES == teacher_cfg.MODEL.ROI_HEADS.NUM_CLASSES, row
+        assert cfg.DATASETS.TRAIN == teacher_cfg.DATASETS.TRAIN, row
+        if script.endswith("distill.py"):
+            assert cfg.TEACHER.CONFIG_FILE == runs.SYNTH_TEACHER_CONFIG, row
+        else:
+            assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN", row
