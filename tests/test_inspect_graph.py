@@ -154,6 +154,22 @@ def test_without_gt_nodes_are_the_teachers_top_k(env):
     assert proposals["mode"] == "teacher_proposals" and proposals["student_random_init"] is True
 
 
+def test_student_weights_load_where_detectron2_forbids_load_file_outside_load(env, monkeypatch):
+    """Later detectron2 versions assert inside DetectionCheckpointer._load_file when called outside load()."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    DetectionCheckpointer(build_model(tiny_cfg()), save_dir=str(env.root)).save("student_main")
+
+    def main_load_file(self, filename):
+        raise AssertionError("`_load_file` must be called inside `load`")
+
+    monkeypatch.setattr(DetectionCheckpointer, "_load_file", main_load_file)
+    weights = env.root / "student_main.pth"
+    result = inspect_pages(env.cfg, [env.wide], env.root / "main", weights=weights, top_k=3)[0]
+    assert check_outputs(result)["student_random_init"] is False
+
+
 def test_blank_page_where_nothing_is_found_gives_an_empty_graph(env):
     # a random teacher scores every class about 1/6: a 0.9 threshold is a teacher that finds nothing
     cfg = graphkd_cfg(env.teacher_cfg, ["TEACHER.OPTS", '["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.9"]'])

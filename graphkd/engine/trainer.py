@@ -31,9 +31,10 @@ STUDENT_CHECKPOINT = "model_student.pth"
 class _FiniteLossCheck:
     """Names the NaN/Inf loss and the iteration (detectron2 only says the total is not finite)."""
 
-    def _write_metrics(self, loss_dict, data_time: float, prefix: str = "") -> None:
-        check_finite_losses(loss_dict, self.iter)
-        super()._write_metrics(loss_dict, data_time, prefix)
+    def _write_metrics(self, loss_dict, data_time: float, prefix: str = "", **kwargs) -> None:
+        # later detectron2 versions pass iter=... (asynchronous metric writing)
+        check_finite_losses(loss_dict, kwargs.get("iter", self.iter))
+        super()._write_metrics(loss_dict, data_time, prefix, **kwargs)
 
 
 class _SimpleTrainer(_FiniteLossCheck, SimpleTrainer):
@@ -77,14 +78,15 @@ class GraphKDTrainer(DefaultTrainer):
 
     def state_dict(self) -> dict:
         # detectron2 0.6 checkpoints the iteration and the LR scheduler (a hook) but not the optimizer, so
-        # --resume would restart SGD momentum from zero; later detectron2 versions save it under "_trainer".
-        state = super().state_dict()
+        # --resume would restart SGD momentum from zero; later versions save it under "_trainer" themselves but
+        # fail on checkpoints without it. TrainerBase's methods + ours behave the same with both.
+        state = TrainerBase.state_dict(self)
         state["_trainer"] = self._trainer.state_dict()
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        super().load_state_dict(state_dict)
-        if "_trainer" in state_dict:
+        TrainerBase.load_state_dict(self, state_dict)
+        if "_trainer" in state_dict:  # absent from checkpoints of detectron2 0.6's DefaultTrainer
             self._trainer.load_state_dict(state_dict["_trainer"])
 
     @classmethod

@@ -94,6 +94,7 @@ def _build_model(cfg, weights: str | os.PathLike | None, seed: int) -> tuple[tor
     from detectron2.modeling import build_model
 
     import graphkd.modeling  # noqa: F401  (registers GraphKDRCNN and the backbones)
+    from graphkd.modeling.teacher import read_checkpoint
 
     if cfg.MODEL.META_ARCHITECTURE != "GraphKDRCNN":
         raise ValueError(
@@ -114,8 +115,7 @@ def _build_model(cfg, weights: str | os.PathLike | None, seed: int) -> tuple[tor
         weights = os.fspath(weights)
         if not os.path.isfile(weights):
             raise FileNotFoundError(f"student weights not found: {weights}")
-        checkpointer = DetectionCheckpointer(model)
-        incompatible = checkpointer._load_model(checkpointer._load_file(weights))
+        incompatible = DetectionCheckpointer(model)._load_model(read_checkpoint(weights))
         missing = [key for key in incompatible.missing_keys if not key.startswith("distiller.")]
         if missing:
             logger.warning(

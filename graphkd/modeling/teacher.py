@@ -93,8 +93,13 @@ def _torch_load(path: str) -> object:
     return loaded
 
 
-def _read_checkpoint(path: str) -> dict:
-    """The checkpoint as detectron2's checkpointer sees it: ``{"model": state, ...}`` plus format flags."""
+def read_checkpoint(path: str) -> dict:
+    """A checkpoint file as detectron2's checkpointer sees it: ``{"model": state, ...}`` plus format flags,
+    with numpy arrays as tensors and DDP's ``module.`` prefix stripped; errors name the file.
+
+    Works with every detectron2 version (later ones only allow ``DetectionCheckpointer._load_file`` inside
+    ``load``), and reads model-zoo ``.pkl`` files through detectron2.
+    """
     if not path:
         raise FileNotFoundError("checkpoint path is empty")
     local = _local_path(path)
@@ -121,7 +126,14 @@ def _read_checkpoint(path: str) -> dict:
             state[key] = value
     if not state:
         raise ValueError(f"checkpoint {path} contains no tensors")
-    checkpoint["model"] = _teacher_part(_strip_prefix(state, "module."), path)
+    checkpoint["model"] = _strip_prefix(state, "module.")
+    return checkpoint
+
+
+def _read_checkpoint(path: str) -> dict:
+    """``read_checkpoint``, keeping the teacher's part of a merged teacher + student file."""
+    checkpoint = read_checkpoint(path)
+    checkpoint["model"] = _teacher_part(checkpoint["model"], path)
     return checkpoint
 
 

@@ -160,6 +160,33 @@ def test_trainer_checkpoints_atomically_and_resumes_iteration_lr_and_momentum(ti
     assert all(torch.equal(restored[k]["momentum_buffer"], momentum[k]["momentum_buffer"]) for k in momentum)
 
 
+def test_trainer_state_works_with_later_detectron2_trainer_state(tiny_teacher, tmp_path, monkeypatch):
+    """Later detectron2 versions add "_trainer" in DefaultTrainer.state_dict and require it on load; ours
+    saves it once and still loads checkpoints without it (detectron2 0.6's)."""
+    from detectron2.engine import DefaultTrainer
+
+    from graphkd.engine.trainer import GraphKDTrainer, setup_cfg
+
+    def main_state_dict(self):  # detectron2 main's DefaultTrainer.state_dict / load_state_dict
+        ret = super(DefaultTrainer, self).state_dict()
+        ret["_trainer"] = self._trainer.state_dict()
+        return ret
+
+    def main_load_state_dict(self, state_dict):
+        super(DefaultTrainer, self).load_state_dict(state_dict)
+        self._trainer.load_state_dict(state_dict["_trainer"])
+
+    monkeypatch.setattr(DefaultTrainer, "state_dict", main_state_dict, raising=False)
+    monkeypatch.setattr(DefaultTrainer, "load_state_dict", main_load_state_dict, raising=False)
+    json_file, image_root = make_pages(tmp_path / "pages", num_pages=2)
+    cfg = setup_cfg(script_args(run_opts(tiny_teacher, json_file, image_root, tmp_path / "out")))
+    trainer = GraphKDTrainer(cfg)
+    state = trainer.state_dict()
+    assert set(state) == {"iteration", "hooks", "_trainer"} and "optimizer" in state["_trainer"]
+    trainer.load_state_dict({"iteration": 7, "hooks": state["hooks"]})  # a 0.6 checkpoint: no "_trainer"
+    assert trainer.iter == 7
+
+
 def _expected_lrs(opts: list[str], num_iters: int) -> list[float]:
     """The LR of iterations 0..num_iters-1 under the config's schedule, stepped without interruption."""
     from graphkd.engine.trainer import GraphKDTrainer, setup_cfg

@@ -58,6 +58,18 @@ def test_trainer_stops_on_a_nan_graphkd_loss_before_the_optimizer_step():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # no NaN step applied
 
 
+def test_asynchronous_metric_writing_names_the_iteration_it_is_given():
+    """Later detectron2 versions write metrics asynchronously, passing the step's iteration as ``iter=``."""
+    from graphkd.engine.trainer import _SimpleTrainer
+
+    model = _ToyDistillModel()
+    trainer = _SimpleTrainer(model, [torch.ones(4, 2)], torch.optim.SGD(model.parameters(), lr=0.1))
+    trainer.iter = 9  # the trainer has moved on by the time the writer runs
+    loss_dict = {"loss_cls": torch.tensor(1.0), "loss_graphkd_edge": torch.tensor(float("inf"))}
+    with pytest.raises(FloatingPointError, match="iteration 5: loss_graphkd_edge=inf"):
+        trainer._write_metrics(loss_dict, 0.0, iter=5)
+
+
 def test_nan_teacher_features_stop_graphkd_training_naming_the_loss(tiny_teacher, tmp_path, monkeypatch):
     """The real GraphKDRCNN: teacher RoI features poisoned with NaN at the second iteration."""
     from graphkd.engine.trainer import GraphKDTrainer, setup_cfg
