@@ -56,7 +56,10 @@ def plot(summary: dict[str, dict], path: Path) -> None:
     spreads = [summary[n].get("AP_spread", 0.0) for n in names]
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(names), 3.6))
     ax.bar(
-        names, means, yerr=spreads, color=["#888" if n in ("teacher", "baseline") else "#3a7" for n in names]
+        names,
+        means,
+        yerr=spreads,
+        color=["#888" if n == "teacher" or n.endswith("baseline") else "#3a7" for n in names],
     )
     ax.set_ylabel("box AP (synthetic val)")
     ax.set_title("GraphKD ablation (mean over seeds; bar = min..max)")
@@ -98,7 +101,10 @@ def main() -> None:
                 save_results(results_path, results)
 
     summary = summarize_seeds(results, args.rows)
-    runs_table = markdown_table(results, (("train_min", "train (min)", ".1f"),))
+    runs = {
+        key: results[key] for row in args.rows for key in sorted(results) if key.rsplit("_s", 1)[0] == row
+    }
+    runs_table = markdown_table(runs, (("train_min", "train (min)", ".1f"),))
     table = markdown_table(summary, (("AP_spread", "AP ± (half range)", ".1f"), ("seeds", "seeds", "d")))
     print(runs_table)
     print(table)
