@@ -39,6 +39,7 @@ from graphkd.engine.runs import (
     cached_results,
     evaluate_run,
     markdown_table,
+    row_of,
     row_run,
     save_results,
     summarize_seeds,
@@ -101,9 +102,7 @@ def main() -> None:
                 save_results(results_path, results)
 
     summary = summarize_seeds(results, args.rows)
-    runs = {
-        key: results[key] for row in args.rows for key in sorted(results) if key.rsplit("_s", 1)[0] == row
-    }
+    runs = {key: results[key] for row in args.rows for key in sorted(results) if row_of(key) == row}
     runs_table = markdown_table(runs, (("train_min", "train (min)", ".1f"),))
     table = markdown_table(summary, (("AP_spread", "AP ± (half range)", ".1f"), ("seeds", "seeds", "d")))
     print(runs_table)
