@@ -1,11 +1,11 @@
-"""CPU inference speed, size and FLOPs: R-50-FPN teacher vs R-18-FPN student vs the light R-18-FPN student.
+"""CPU inference speed, size and FLOPs: the R-50-FPN teacher vs the R-18-FPN students (standard, fast, light).
 
     python benchmarks/bench_infer.py                      # 20 timed pages after 3 warm-up pages
     python benchmarks/bench_infer.py --num-pages 5 --warmup 1 --threads 2
 
 Every model sees the same generated 600x800 pages, preprocessed as ``scripts/predict.py`` does (resized
-to the synthetic configs' INPUT.MIN/MAX_SIZE_TEST, the same for all three), one page per call: PyTorch eager ``model([x])`` and the
-TorchScript trace (``graphkd.inference.export.trace_model``) of the same model. The six variants run
+to the synthetic configs' INPUT.MIN/MAX_SIZE_TEST, the same for all four), one page per call: PyTorch eager ``model([x])`` and the
+TorchScript trace (``graphkd.inference.export.trace_model``) of the same model. The eight variants run
 interleaved, page by page, so a busy machine slows them alike; the table gives the median wall-clock
 ms/page (and pages/s) over the timed pages after the warm-up pages, and the median process CPU time per
 page (all threads), which another process's load disturbs less. Weights are random (fixed seed): the cost
@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = [  # (name, config)
     ("teacher R-50-FPN", "configs/synthetic/teacher_R50.yaml"),
     ("student R-18-FPN", "configs/synthetic/student_R18.yaml"),
+    ("fast student R-18-FPN", "configs/synthetic/student_R18_fast.yaml"),
     ("light student R-18-FPN", "configs/light/student_R18_light.yaml"),
 ]
 

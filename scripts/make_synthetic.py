@@ -30,6 +30,12 @@ def main() -> None:
     parser.add_argument("--schema", choices=sorted(SCHEMAS), default="publaynet")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--no-noise", action="store_true", help="no blur/rotation/JPEG degradations")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes rendering pages (default: the CPU count, at most 8)",
+    )
     parser.add_argument("--preview", metavar="PNG", help="also draw the first 4 pages with their boxes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -43,6 +49,7 @@ def main() -> None:
         args.schema,
         noise=not args.no_noise,
         progress=True,
+        workers=args.workers,
     )
     elapsed = time.perf_counter() - start
     logging.info(

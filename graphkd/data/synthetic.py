@@ -19,11 +19,15 @@ seed gives byte-identical JSON and identical pixels::
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import logging
 import math
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -791,6 +795,16 @@ def render_page(
     return img, annotations
 
 
+def _render_and_save(
+    i: int, image_dir: Path, seed: int, size: tuple[int, int], schema: str, noise: bool
+) -> tuple[str, list[dict]]:
+    """Page ``i`` of a set: rendered from its own RNG, saved as PNG; returns its file name and regions."""
+    img, regions = render_page(np.random.default_rng([seed, i]), size, schema, noise=noise)
+    file_name = f"{i:06d}.png"
+    img.save(image_dir / file_name, format="PNG", compress_level=1)
+    return file_name, regions
+
+
 def generate_synthetic_dataset(
     out_dir: str | Path,
     num_pages: int,
@@ -799,10 +813,13 @@ def generate_synthetic_dataset(
     schema: str = "publaynet",
     noise: bool = True,
     progress: bool = False,
+    workers: int | None = None,
 ) -> Path:
     """Render pages + write out_dir/annotations.json (COCO) and out_dir/images/*.png; returns the json path.
 
-    Deterministic for a seed: page ``i`` is drawn from ``numpy.random.default_rng([seed, i])``.
+    Deterministic for a seed: page ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so the
+    output does not depend on ``workers`` (processes rendering pages; default: the CPU count, at most 8;
+    1 renders in this process).
     """
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema {schema!r}; expected one of {sorted(SCHEMAS)}")
@@ -812,37 +829,52 @@ def generate_synthetic_dataset(
     class_names = SCHEMAS[schema]
     category_ids = {name: i + 1 for i, name in enumerate(class_names)}
     width, height = int(size[0]), int(size[1])
-    pages = range(num_pages)
-    if progress:
-        try:
-            from tqdm import tqdm
+    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    render = functools.partial(
+        _render_and_save,
+        image_dir=image_dir,
+        seed=int(seed),
+        size=(width, height),
+        schema=schema,
+        noise=noise,
+    )
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and num_pages > 1:
+            # fork: the children only render (numpy, PIL) and need nothing re-imported
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            pool = stack.enter_context(ProcessPoolExecutor(min(workers, num_pages), mp_context=context))
+            pages = pool.map(render, range(num_pages), chunksize=max(1, min(16, num_pages // (4 * workers))))
+        else:
+            pages = map(render, range(num_pages))
+        if progress:
+            try:
+                from tqdm import tqdm
 
-            pages = tqdm(pages, desc=f"synthetic pages -> {out_dir}", unit="page")
-        except ImportError:  # tqdm is optional here
-            logger.info("generating %d synthetic pages into %s", num_pages, out_dir)
-    images, annotations = [], []
-    for i in pages:
-        rng = np.random.default_rng([int(seed), i])
-        img, regions = render_page(rng, (width, height), schema, noise=noise)
-        file_name = f"{i:06d}.png"
-        img.save(image_dir / file_name, format="PNG", compress_level=1)
-        image_id = i + 1
-        images.append({"id": image_id, "file_name": file_name, "width": width, "height": height})
-        for region in regions:
-            x, y, w, h = region["bbox"]
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": category_ids[region["category"]],
-                    "bbox": [x, y, w, h],
-                    "area": round(w * h, 2),
-                    "iscrowd": 0,
-                    "segmentation": [
-                        [x, y, round(x + w, 2), y, round(x + w, 2), round(y + h, 2), x, round(y + h, 2)]
-                    ],
-                }
-            )
+                pages = tqdm(pages, total=num_pages, desc=f"synthetic pages -> {out_dir}", unit="page")
+            except ImportError:  # tqdm is optional here
+                logger.info("generating %d synthetic pages into %s", num_pages, out_dir)
+        images, annotations = [], []
+        for i, (file_name, regions) in enumerate(pages):
+            image_id = i + 1
+            images.append({"id": image_id, "file_name": file_name, "width": width, "height": height})
+            for region in regions:
+                x, y, w, h = region["bbox"]
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": category_ids[region["category"]],
+                        "bbox": [x, y, w, h],
+                        "area": round(w * h, 2),
+                        "iscrowd": 0,
+                        "segmentation": [
+                            [x, y, round(x + w, 2), y, round(x + w, 2), round(y + h, 2), x, round(y + h, 2)]
+                        ],
+                    }
+                )
     coco = {
         "info": {
             "description": "GraphKD synthetic document pages",

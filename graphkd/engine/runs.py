@@ -80,6 +80,9 @@ ROWS.update(
 # The light CPU student (configs/light: thinner FPN and box head, fewer test proposals), same teacher.
 ROWS["light_baseline"] = ("scripts/train_net.py", "configs/light/student_R18_light.yaml", [])
 ROWS["light_full"] = ("scripts/distill.py", "configs/light/graphkd_R18light_from_R50.yaml", [])
+# The fast R-18 student (thinner RPN conv and box head, same FPN and test proposals), same teacher.
+ROWS["fast_baseline"] = ("scripts/train_net.py", "configs/synthetic/student_R18_fast.yaml", [])
+ROWS["fast_full"] = ("scripts/distill.py", "configs/synthetic/graphkd_R18fast_from_R50.yaml", [])
 
 
 def row_of(run: str) -> str:

@@ -86,6 +86,19 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
     assert a.read_bytes() != c.read_bytes()
 
 
+def test_worker_processes_write_the_same_set_as_one_process(tmp_path):
+    one = generate_synthetic_dataset(tmp_path / "one", 5, seed=2, size=(240, 320), workers=1)
+    three = generate_synthetic_dataset(tmp_path / "three", 5, seed=2, size=(240, 320), workers=3)
+    assert one.read_bytes() == three.read_bytes()  # same regions, ids and order
+    names = sorted(p.name for p in (tmp_path / "one" / "images").iterdir())
+    assert names == [f"{i:06d}.png" for i in range(5)]
+    assert sorted(p.name for p in (tmp_path / "three" / "images").iterdir()) == names
+    for name in names:
+        assert _digest(tmp_path / "one" / "images" / name) == _digest(tmp_path / "three" / "images" / name)
+    with pytest.raises(ValueError, match="workers"):
+        generate_synthetic_dataset(tmp_path / "none", 1, workers=0)
+
+
 def test_boxes_cover_the_ink_and_each_box_holds_ink():
     """Under doclaynet everything drawn is annotated, so dark pixels outside boxes are only rules."""
     for i in range(3):

@@ -168,6 +168,49 @@ def test_graphkd_light_config_predicts_as_the_plain_light_student():
     assert cfg.MODEL.RPN.POST_NMS_TOPK_TEST < student.MODEL.RPN.POST_NMS_TOPK_TEST
 
 
+@pytest.mark.parametrize(
+    "graphkd_config, student_config",
+    [
+        ("configs/light/graphkd_R18light_from_R50.yaml", "configs/light/student_R18_light.yaml"),
+        ("configs/synthetic/graphkd_R18fast_from_R50.yaml", "configs/synthetic/student_R18_fast.yaml"),
+        ("configs/synthetic/graphkd_R18_from_R50.yaml", "configs/synthetic/student_R18.yaml"),
+    ],
+)
+def test_graphkd_config_distils_the_student_of_its_no_kd_config(graphkd_config, student_config):
+    """The distilled student and its no-KD baseline are the same network (same weights' names and shapes), so
+    the two rows compare training, not architectures."""
+    from detectron2.modeling import build_model
+
+    from graphkd.inference import setup_inference_cfg
+
+    def shapes(config):
+        cfg = setup_inference_cfg(ROOT / config, device="cpu")
+        assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
+        return {name: tuple(p.shape) for name, p in build_model(cfg).state_dict().items()}, cfg
+
+    (distilled, cfg), (plain, student) = shapes(graphkd_config), shapes(student_config)
+    assert distilled == plain
+    assert cfg.MODEL.RPN.POST_NMS_TOPK_TEST == student.MODEL.RPN.POST_NMS_TOPK_TEST
+    assert cfg.INPUT.MIN_SIZE_TEST == student.INPUT.MIN_SIZE_TEST
+
+
+def test_fast_student_thins_the_rpn_and_box_head_only():
+    from detectron2.modeling import build_model
+
+    from graphkd.inference import setup_inference_cfg
+
+    fast = build_model(setup_inference_cfg(ROOT / "configs/synthetic/student_R18_fast.yaml", device="cpu"))
+    student = build_model(setup_inference_cfg(ROOT / "configs/synthetic/student_R18.yaml", device="cpu"))
+    fast_shapes = {k: v.shape for k, v in fast.state_dict().items()}
+    student_shapes = {k: v.shape for k, v in student.state_dict().items()}
+    differ = sorted(k for k in student_shapes if fast_shapes.get(k) != student_shapes[k])
+    assert differ and all(k.startswith(("proposal_generator.", "roi_heads.box_")) for k in differ)
+    backbone = [k for k in student_shapes if k.startswith("backbone.")]
+    assert all(fast_shapes[k] == student_shapes[k] for k in backbone)  # RoI features match the teacher's
+    assert fast_shapes["proposal_generator.rpn_head.conv.weight"][0] == 64
+    assert fast_shapes["roi_heads.box_head.fc1.weight"][0] == 256
+
+
 def test_category_ids_come_from_dataset_metadata_when_registered():
     from detectron2.data import MetadataCatalog
 
