@@ -1,4 +1,4 @@
-"""CPU inference speed, size and FLOPs: the R-50-FPN teacher vs the R-18-FPN students (standard, fast, light).
+"""CPU inference speed, size and FLOPs: the R-50-FPN teacher vs R-18-FPN students (standard, thin heads, light).
 
     python benchmarks/bench_infer.py                      # 20 timed pages after 3 warm-up pages
     python benchmarks/bench_infer.py --num-pages 5 --warmup 1 --threads 2
@@ -32,16 +32,17 @@ import torch
 from torch import nn
 
 from graphkd.data.synthetic import render_page
+from graphkd.engine.runs import THIN_HEADS
 from graphkd.engine.speed import count_parameters
 from graphkd.inference import BatchPredictor, setup_inference_cfg
 from graphkd.inference.export import trace_model
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = [  # (name, config)
-    ("teacher R-50-FPN", "configs/synthetic/teacher_R50.yaml"),
-    ("student R-18-FPN", "configs/synthetic/student_R18.yaml"),
-    ("fast student R-18-FPN", "configs/synthetic/student_R18_fast.yaml"),
-    ("light student R-18-FPN", "configs/light/student_R18_light.yaml"),
+MODELS = [  # (name, config, opts)
+    ("teacher R-50-FPN", "configs/synthetic/teacher_R50.yaml", []),
+    ("student R-18-FPN", "configs/synthetic/student_R18.yaml", []),
+    ("R-18-FPN, thin RPN + box head (rows thin_*)", "configs/synthetic/student_R18.yaml", THIN_HEADS),
+    ("light student R-18-FPN", "configs/light/student_R18_light.yaml", []),
 ]
 
 
@@ -75,8 +76,8 @@ def build_variants(pages: list[np.ndarray]) -> tuple[dict[str, dict], dict[tuple
     """Per model: size and FLOPs; per (model, "eager"|"torchscript"): a call running one preprocessed page."""
     info: dict[str, dict] = {}
     variants: dict[tuple[str, str], Callable] = {}
-    for name, config in MODELS:
-        cfg = setup_inference_cfg(ROOT / config, device="cpu")
+    for name, config, opts in MODELS:
+        cfg = setup_inference_cfg(ROOT / config, opts=opts, device="cpu")
         torch.manual_seed(0)
         predictor = BatchPredictor(cfg)
         model = predictor.model
@@ -123,7 +124,7 @@ def markdown_table(info: dict[str, dict], times: dict[tuple[str, str], dict]) ->
     ]  # fmt: skip
     teacher = MODELS[0][0]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, _ in MODELS:
+    for name, *_ in MODELS:
         eager, traced = times[name, "eager"], times[name, "torchscript"]
         cells = [
             name, f"{info[name]['params_M']:.1f}", f"{info[name]['gflops']['total']:.1f}",

@@ -1,6 +1,6 @@
 """The ablation suite on the synthetic pages: every row the same data, schedule and seed handling.
 
-    python scripts/run_experiments.py    # all rows; seeds 0 1 2 for baseline, dsig, full, full_edge2, fast_*
+    python scripts/run_experiments.py    # all rows; seeds 0 1 2 for baseline, dsig, full, full_edge2, thin_*
     python scripts/run_experiments.py --rows baseline full --seeds 0 1 2 --seeds-for baseline full
 
 Rows (METHOD.md; each distillation row is a config diff on configs/synthetic/graphkd_R18_from_R50.yaml,
@@ -19,8 +19,8 @@ which has Dsig's extras on, as METHOD.md §6 sets for R50->R18, and the Mahalano
   *_edge2          node_maha, merge, full, full_diag, full_gt at METHOD.md's edge weight 2.0
   light_baseline   the light R-18-FPN student (configs/light), no KD
   light_full       the light student with full GraphKD
-  fast_baseline    the fast R-18-FPN student (configs/synthetic/student_R18_fast.yaml), no KD
-  fast_full        the fast student with full GraphKD
+  thin_baseline    the R-18-FPN student with a 64-d RPN conv and a 256-d box head (runs.THIN_HEADS), no KD
+  thin_full        that student with full GraphKD
 The default output folder is the demo's (output/demo): the demo's teacher_s0, baseline_s0 and full_s0 are
 the same runs (same configs, schedule and seed), so they are reused. Writes results.json, results.md and a
 bar plot (--plot).
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument(
         "--seeds-for",
         nargs="+",
-        default=["baseline", "dsig", "full", "full_edge2", "fast_baseline", "fast_full"],
+        default=["baseline", "dsig", "full", "full_edge2", "thin_baseline", "thin_full"],
         help="rows run with every seed (others: seed 0)",
     )
     parser.add_argument("--iters", type=int, default=DEMO_ITERS, help="student iterations (batch 2)")

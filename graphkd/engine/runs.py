@@ -80,9 +80,11 @@ ROWS.update(
 # The light CPU student (configs/light: thinner FPN and box head, fewer test proposals), same teacher.
 ROWS["light_baseline"] = ("scripts/train_net.py", "configs/light/student_R18_light.yaml", [])
 ROWS["light_full"] = ("scripts/distill.py", "configs/light/graphkd_R18light_from_R50.yaml", [])
-# The fast R-18 student (thinner RPN conv and box head, same FPN and test proposals), same teacher.
-ROWS["fast_baseline"] = ("scripts/train_net.py", "configs/synthetic/student_R18_fast.yaml", [])
-ROWS["fast_full"] = ("scripts/distill.py", "configs/synthetic/graphkd_R18fast_from_R50.yaml", [])
+# The R-18 student with thinner RPN conv and box head (the parts it shares with the teacher, beside the FPN),
+# no KD and full GraphKD; same FPN (RoI features as the teacher's), same teacher and test proposals.
+THIN_HEADS = ["MODEL.RPN.CONV_DIMS", "[64]", "MODEL.ROI_BOX_HEAD.FC_DIM", "256"]
+ROWS["thin_baseline"] = ("scripts/train_net.py", ROWS["baseline"][1], THIN_HEADS)
+ROWS["thin_full"] = ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, THIN_HEADS)
 
 
 def row_of(run: str) -> str:

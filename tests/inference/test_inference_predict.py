@@ -172,7 +172,6 @@ def test_graphkd_light_config_predicts_as_the_plain_light_student():
     "graphkd_config, student_config",
     [
         ("configs/light/graphkd_R18light_from_R50.yaml", "configs/light/student_R18_light.yaml"),
-        ("configs/synthetic/graphkd_R18fast_from_R50.yaml", "configs/synthetic/student_R18_fast.yaml"),
         ("configs/synthetic/graphkd_R18_from_R50.yaml", "configs/synthetic/student_R18.yaml"),
     ],
 )
@@ -194,21 +193,24 @@ def test_graphkd_config_distils_the_student_of_its_no_kd_config(graphkd_config, 
     assert cfg.INPUT.MIN_SIZE_TEST == student.INPUT.MIN_SIZE_TEST
 
 
-def test_fast_student_thins_the_rpn_and_box_head_only():
+def test_thin_heads_rows_thin_the_rpn_and_box_head_only():
+    """The thin_* ablation rows change the RPN conv and the box head, nothing the teacher's RoI features meet."""
     from detectron2.modeling import build_model
 
+    from graphkd.engine.runs import ROWS, THIN_HEADS
     from graphkd.inference import setup_inference_cfg
 
-    fast = build_model(setup_inference_cfg(ROOT / "configs/synthetic/student_R18_fast.yaml", device="cpu"))
-    student = build_model(setup_inference_cfg(ROOT / "configs/synthetic/student_R18.yaml", device="cpu"))
-    fast_shapes = {k: v.shape for k, v in fast.state_dict().items()}
-    student_shapes = {k: v.shape for k, v in student.state_dict().items()}
-    differ = sorted(k for k in student_shapes if fast_shapes.get(k) != student_shapes[k])
+    def shapes(row, opts):
+        model = build_model(setup_inference_cfg(ROOT / ROWS[row][1], opts=opts, device="cpu"))
+        return {k: v.shape for k, v in model.state_dict().items()}
+
+    thin, student = shapes("thin_baseline", ROWS["thin_baseline"][2]), shapes("baseline", ROWS["baseline"][2])
+    assert shapes("thin_full", ROWS["thin_full"][2]) == thin  # the distilled and the no-KD thin student
+    differ = sorted(k for k in student if thin.get(k) != student[k])
     assert differ and all(k.startswith(("proposal_generator.", "roi_heads.box_")) for k in differ)
-    backbone = [k for k in student_shapes if k.startswith("backbone.")]
-    assert all(fast_shapes[k] == student_shapes[k] for k in backbone)  # RoI features match the teacher's
-    assert fast_shapes["proposal_generator.rpn_head.conv.weight"][0] == 64
-    assert fast_shapes["roi_heads.box_head.fc1.weight"][0] == 256
+    assert all(thin[k] == student[k] for k in student if k.startswith("backbone."))
+    assert thin["proposal_generator.rpn_head.conv.weight"][0] == 64 == int(THIN_HEADS[1].strip("[]"))
+    assert thin["roi_heads.box_head.fc1.weight"][0] == 256 == int(THIN_HEADS[3])
 
 
 def test_category_ids_come_from_dataset_metadata_when_registered():
