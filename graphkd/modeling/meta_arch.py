@@ -133,6 +133,14 @@ class TeacherStudentMixin:
         levels = [k for k in features if k in teacher_features]
         student = {k: self.distiller.adapt(features[k]) for k in levels}
         teacher = {k: teacher_features[k] for k in levels}
+        if self.teacher_min_size <= 0:
+            # The same image at the same scale, padded at the bottom and right to each backbone's size
+            # divisibility (e.g. 64 for a ViT pyramid, 32 for an R-18-FPN): the common top-left region holds
+            # the whole image in both maps. A resized teacher (INPUT_MIN_SIZE) keeps the strict shape check.
+            for k in levels:
+                height = min(student[k].shape[-2], teacher[k].shape[-2])
+                width = min(student[k].shape[-1], teacher[k].shape[-1])
+                student[k], teacher[k] = student[k][..., :height, :width], teacher[k][..., :height, :width]
         return {"loss_graphkd_fpn": self.fpn_weight * fpn_feature_mse(student, teacher)}
 
     def teacher_images(self, batched_inputs: list[dict]):

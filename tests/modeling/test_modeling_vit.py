@@ -62,3 +62,36 @@ def test_vit_teacher_distils_into_r18_student(tmp_path):
     (losses["loss_graphkd_node"] + losses["loss_graphkd_edge"]).backward()
     assert model.distiller.adapter.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.teacher.parameters())
+
+
+def test_fpn_imitation_from_a_vit_teacher_that_pads_to_64(tmp_path):
+    """A 96x160 page pads to 96x160 for the R-18 student (32) but to 128x192 for the ViT teacher (64): Dsig's
+    FPN imitation compares the common top-left region, which holds the whole page in both."""
+    torch.manual_seed(0)
+    teacher_cfg = tiny_cfg(extra=TINY_VIT_OPTS)
+    DetectionCheckpointer(build_model(teacher_cfg), save_dir=str(tmp_path)).save("vit_teacher")
+    extra = ["MODEL.META_ARCHITECTURE", "GraphKDRCNN", "TEACHER.WEIGHTS", str(tmp_path / "vit_teacher.pth")]
+    extra += ["TEACHER.CONFIG_FILE", write_cfg(teacher_cfg, tmp_path / "vit_teacher.yaml")]
+    model = build_model(tiny_cfg(extra=[*extra, "GRAPHKD.EXTRAS.FPN_WEIGHT", 1.0]))
+    inputs = random_page_inputs(height=96, width=160)
+    with torch.no_grad():
+        student = model.backbone(model.preprocess_image(inputs).tensor)
+        teacher = model.teacher.backbone(model.teacher_images(inputs)[0].tensor)
+    assert student["p2"].shape[-2:] == (24, 40) and teacher["p2"].shape[-2:] == (32, 48)
+    expected = model.fpn_loss(student, teacher)["loss_graphkd_fpn"]
+    by_hand = torch.stack(
+        [
+            torch.nn.functional.mse_loss(
+                model.distiller.adapt(student[k]),
+                teacher[k][..., : student[k].shape[-2], : student[k].shape[-1]],
+            )
+            for k in sorted(student)
+        ]
+    )
+    assert torch.allclose(expected, 0.5 * by_hand.mean())
+    model.train()
+    with EventStorage():
+        losses = model(inputs)
+    assert math.isfinite(losses["loss_graphkd_fpn"].item()) and losses["loss_graphkd_fpn"].item() > 0
+    losses["loss_graphkd_fpn"].backward()
+    assert model.distiller.adapter.weight.grad.abs().sum() > 0
