@@ -46,18 +46,12 @@ MODELS = [  # (name, config, opts)
 ]
 
 
-# FLOPs per part of a detectron2 R-CNN: (column, module names in fvcore's by_module(); the FPN is the backbone
-# minus its bottom-up body)
-PARTS = (
-    ("body", ("backbone.bottom_up",)),
-    ("FPN", ("backbone", "-backbone.bottom_up")),
-    ("RPN", ("proposal_generator",)),
-    ("RoI heads", ("roi_heads",)),
-)
+PARTS = ("body", "FPN", "RPN", "RoI heads")  # FLOPs columns per part of a detectron2 R-CNN
 
 
 def gflops(model: nn.Module, inputs: dict) -> dict[str, float]:
-    """fvcore GFLOPs of one page: ``total`` and one entry per :data:`PARTS`."""
+    """fvcore GFLOPs of one page: ``total`` and one entry per :data:`PARTS` (the FPN is the backbone minus
+    its bottom-up body)."""
     from detectron2.utils.analysis import FlopCountAnalysis  # after graphkd.inference.export (caffe2-free)
 
     analysis = FlopCountAnalysis(model, [inputs])
@@ -65,11 +59,15 @@ def gflops(model: nn.Module, inputs: dict) -> dict[str, float]:
     analysis.uncalled_modules_warnings(False)
     by_module = analysis.by_module()
     prefix = next(p for p in ("model.", "") if f"{p}backbone" in by_module)  # detectron2's wrapper names it
-    flops = {"total": analysis.total() / 1e9}
-    for part, modules in PARTS:
-        signed = [(-1, m[1:]) if m.startswith("-") else (1, m) for m in modules]
-        flops[part] = sum(sign * by_module[prefix + m] for sign, m in signed) / 1e9
-    return flops
+    body, backbone = by_module[f"{prefix}backbone.bottom_up"], by_module[f"{prefix}backbone"]
+    flops = {
+        "total": analysis.total(),
+        "body": body,
+        "FPN": backbone - body,
+        "RPN": by_module[f"{prefix}proposal_generator"],
+        "RoI heads": by_module[f"{prefix}roi_heads"],
+    }
+    return {part: value / 1e9 for part, value in flops.items()}
 
 
 def build_variants(pages: list[np.ndarray]) -> tuple[dict[str, dict], dict[tuple[str, str], Callable]]:
@@ -119,7 +117,7 @@ def time_interleaved(
 
 def markdown_table(info: dict[str, dict], times: dict[tuple[str, str], dict]) -> str:
     header = [
-        "model", "params (M)", "GFLOPs", *[f"GFLOPs {part}" for part, _ in PARTS], "eager ms/page", "eager pages/s", "eager CPU ms/page",
+        "model", "params (M)", "GFLOPs", *[f"GFLOPs {part}" for part in PARTS], "eager ms/page", "eager pages/s", "eager CPU ms/page",
         "TorchScript ms/page", "TorchScript pages/s", "TorchScript CPU ms/page", "speed-up vs teacher (eager)",
     ]  # fmt: skip
     teacher = MODELS[0][0]
@@ -128,7 +126,7 @@ def markdown_table(info: dict[str, dict], times: dict[tuple[str, str], dict]) ->
         eager, traced = times[name, "eager"], times[name, "torchscript"]
         cells = [
             name, f"{info[name]['params_M']:.1f}", f"{info[name]['gflops']['total']:.1f}",
-            *[f"{info[name]['gflops'][part]:.2f}" for part, _ in PARTS],
+            *[f"{info[name]['gflops'][part]:.2f}" for part in PARTS],
             f"{eager['wall_ms']:.0f}", f"{1000 / eager['wall_ms']:.2f}", f"{eager['cpu_ms']:.0f}",
             f"{traced['wall_ms']:.0f}", f"{1000 / traced['wall_ms']:.2f}", f"{traced['cpu_ms']:.0f}",
             f"{times[teacher, 'eager']['wall_ms'] / eager['wall_ms']:.2f}x",

@@ -168,6 +168,16 @@ def test_graphkd_light_config_predicts_as_the_plain_light_student():
     assert cfg.MODEL.RPN.POST_NMS_TOPK_TEST < student.MODEL.RPN.POST_NMS_TOPK_TEST
 
 
+def _weight_shapes(config: str, opts=()):
+    """Weight name -> shape of the plain student a config (+ opts) predicts with, and that config."""
+    from detectron2.modeling import build_model
+
+    from graphkd.inference import setup_inference_cfg
+
+    cfg = setup_inference_cfg(ROOT / config, opts=opts, device="cpu")
+    return {name: tuple(p.shape) for name, p in build_model(cfg).state_dict().items()}, cfg
+
+
 @pytest.mark.parametrize(
     "graphkd_config, student_config",
     [
@@ -178,16 +188,8 @@ def test_graphkd_light_config_predicts_as_the_plain_light_student():
 def test_graphkd_config_distils_the_student_of_its_no_kd_config(graphkd_config, student_config):
     """The distilled student and its no-KD baseline are the same network (same weights' names and shapes), so
     the two rows compare training, not architectures."""
-    from detectron2.modeling import build_model
-
-    from graphkd.inference import setup_inference_cfg
-
-    def shapes(config):
-        cfg = setup_inference_cfg(ROOT / config, device="cpu")
-        assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
-        return {name: tuple(p.shape) for name, p in build_model(cfg).state_dict().items()}, cfg
-
-    (distilled, cfg), (plain, student) = shapes(graphkd_config), shapes(student_config)
+    (distilled, cfg), (plain, student) = _weight_shapes(graphkd_config), _weight_shapes(student_config)
+    assert cfg.MODEL.META_ARCHITECTURE == student.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
     assert distilled == plain
     assert cfg.MODEL.RPN.POST_NMS_TOPK_TEST == student.MODEL.RPN.POST_NMS_TOPK_TEST
     assert cfg.INPUT.MIN_SIZE_TEST == student.INPUT.MIN_SIZE_TEST
@@ -195,17 +197,13 @@ def test_graphkd_config_distils_the_student_of_its_no_kd_config(graphkd_config, 
 
 def test_thin_heads_rows_thin_the_rpn_and_box_head_only():
     """The thin_* ablation rows change the RPN conv and the box head, nothing the teacher's RoI features meet."""
-    from detectron2.modeling import build_model
-
     from graphkd.engine.runs import ROWS, THIN_HEADS
-    from graphkd.inference import setup_inference_cfg
 
-    def shapes(row, opts):
-        model = build_model(setup_inference_cfg(ROOT / ROWS[row][1], opts=opts, device="cpu"))
-        return {k: v.shape for k, v in model.state_dict().items()}
+    def shapes(row):
+        return _weight_shapes(ROWS[row][1], ROWS[row][2])[0]
 
-    thin, student = shapes("thin_baseline", ROWS["thin_baseline"][2]), shapes("baseline", ROWS["baseline"][2])
-    assert shapes("thin_full", ROWS["thin_full"][2]) == thin  # the distilled and the no-KD thin student
+    thin, student = shapes("thin_baseline"), shapes("baseline")
+    assert shapes("thin_full") == thin  # the distilled and the no-KD thin student
     differ = sorted(k for k in student if thin.get(k) != student[k])
     assert differ and all(k.startswith(("proposal_generator.", "roi_heads.box_")) for k in differ)
     assert all(thin[k] == student[k] for k in student if k.startswith("backbone."))
