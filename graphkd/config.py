@@ -32,8 +32,11 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.TEACHER.INPUT_MIN_SIZE = 0
 
     cfg.GRAPHKD = CN()
-    # weight of the node (feature) distillation loss, lambda_node
-    cfg.GRAPHKD.NODE_LOSS_WEIGHT = 0.5
+    cfg.GRAPHKD.NODE_LOSS = CN()
+    # weight of the node loss's foreground term (sampler-weighted mean over the final fg nodes), lambda_fg
+    cfg.GRAPHKD.NODE_LOSS.FG_WEIGHT = 0.5
+    # weight of its background term (all negative RoIs, scaled by alpha * |fg| / |neg|), lambda_bg
+    cfg.GRAPHKD.NODE_LOSS.BG_WEIGHT = 0.5
     # weight of the edge (relation) distillation loss, lambda_edge
     cfg.GRAPHKD.EDGE_LOSS_WEIGHT = 1.0
 
@@ -42,7 +45,7 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.GRAPHKD.BG_MINING.ENABLED = True
     # minimum teacher cross-entropy against "background" for a negative RoI to become a node
     cfg.GRAPHKD.BG_MINING.THRESH = 0.6
-    # at most this many background nodes per image, the highest-CE ones
+    # at most this many background nodes per image, the highest-CE ones; -1 = no cap (Dsig), 0 = none
     cfg.GRAPHKD.BG_MINING.MAX_PER_IMAGE = 64
 
     cfg.GRAPHKD.NODE_TYPE = CN()
@@ -68,12 +71,14 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.GRAPHKD.MERGE.MIN_TEXT_RATIO = 1.0
 
     cfg.GRAPHKD.SAMPLING = CN()
-    # "weight" (down-weight text nodes), "sample" (drop surplus text nodes) or "none" (Dsig: bg weight only)
+    # "weight" (down-weight text nodes), "sample" (drop surplus text nodes) or "none" (Dsig: every node 1)
     cfg.GRAPHKD.SAMPLING.MODE = "weight"
     # target text : non-text ratio, beta
     cfg.GRAPHKD.SAMPLING.BETA = 1.0
-    # Dsig's adaptive background weight alpha (weight = alpha * N_fg / N_bg)
+    # Dsig's background scale alpha of the node loss's background term (s_b = alpha * |fg_b| / |neg_b|)
     cfg.GRAPHKD.BG_WEIGHT_ALPHA = 7.5
+    # how every distillation term is reduced over the process's images: "mean" (METHOD.md) or "sum" (Dsig)
+    cfg.GRAPHKD.IMAGE_REDUCTION = "mean"
 
     cfg.GRAPHKD.EDGE_LOSS = CN()
     # relation-edge loss: "mahalanobis", "mahalanobis_diag" or "mse" (Dsig)
@@ -86,13 +91,13 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.GRAPHKD.EDGE_LOSS.MOMENTUM = 0.99
 
     cfg.GRAPHKD.EXTRAS = CN()
-    # weight of Dsig's FPN feature MSE (0 = off; Dsig uses 0.5)
+    # weight of Dsig's FPN feature MSE, summed over the levels (0 = off; Dsig uses 0.5)
     cfg.GRAPHKD.EXTRAS.FPN_WEIGHT = 0.0
     # weight of RoI classification-logit KD (0 = off; Dsig uses 3.0)
     cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT = 0.0
     # temperature of the RoI logit KD
     cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE = 1.0
-    # weight of the foreground RoI box-delta L1 to the teacher (0 = off; Dsig uses 1.0)
+    # weight of the RoI box-delta KD (smooth L1 on the GT class's columns, / all RoIs; 0 = off; Dsig uses 1.0)
     cfg.GRAPHKD.EXTRAS.BOX_WEIGHT = 0.0
 
     # RetinaNet students: at most this many of the student's own detections per image become graph nodes

@@ -104,7 +104,7 @@ def check_outputs(result: dict) -> dict:
         counts = written["nodes"][stage]
         assert counts["text"] + counts["nontext"] + counts["background"] == counts["total"]
     assert written["nodes"]["after_merge"]["total"] <= written["nodes"]["before_merge"]["total"]
-    for name in ("loss_graphkd_node", "loss_graphkd_edge"):
+    for name in ("loss_graphkd_node_fg", "loss_graphkd_node_bg", "loss_graphkd_edge"):
         assert math.isfinite(written["losses"][name]) and written["losses"][name] >= 0
     return written
 
@@ -177,7 +177,10 @@ def test_blank_page_where_nothing_is_found_gives_an_empty_graph(env):
     written = check_outputs(result)
     assert written["empty"] is True and "empty" in written["note"]
     assert written["nodes"]["before_merge"]["total"] == 0 and written["edges"]["relation_pairs"] == 0
-    assert written["losses"]["loss_graphkd_node"] == 0.0 and written["losses"]["loss_graphkd_edge"] == 0.0
+    assert all(
+        written["losses"][k] == 0.0
+        for k in ("loss_graphkd_node_fg", "loss_graphkd_node_bg", "loss_graphkd_edge")
+    )
     assert "empty graph" in format_summary([result])
 
 
@@ -231,7 +234,7 @@ def test_script_end_to_end(env):
     environment = {**os.environ, "GRAPHKD_ALLOW_RANDOM_TEACHER": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "000001" in done.stdout and "L_node" in done.stdout
+    assert "000001" in done.stdout and "L_fg" in done.stdout
     for name in ("000001_graph.png", "000001_merge.png", "000001.graphml", "000001.json"):
         assert (out / name).is_file(), name
     with open(out / "000001.json") as handle:

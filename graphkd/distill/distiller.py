@@ -9,32 +9,59 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import torch
 from torch import Tensor, nn
+from torch_geometric.data import Batch
 
 from graphkd.graph import (
     NODE_BACKGROUND,
     NODE_NONTEXT,
     NODE_TEXT,
     AdaptiveNodeSampler,
+    SampleOutput,
     TextNodeMerge,
     build_instance_graphs,
     node_type_agreement,
 )
+from graphkd.graph.sampler import SAMPLING_MODES
 
-from .losses import build_edge_loss, node_loss
+from .losses import (
+    IMAGE_REDUCTIONS,
+    background_node_loss,
+    build_edge_loss,
+    foreground_node_loss,
+    reduce_images,
+)
 
 logger = logging.getLogger(__name__)
 
-SAMPLING_MODES = ("weight", "sample", "none")
+
+class Negatives(NamedTuple):
+    """ALL negative RoIs the student sampled (METHOD.md §6's ``neg_b``), for the node loss's background term."""
+
+    student: Tensor  # (M, C, 7, 7) student pooled features (before the adapter)
+    teacher: Tensor  # (M, C_t, 7, 7)
+    per_image: Sequence[int]  # M_b per image, sums to M
+
+
+class DistillStages(NamedTuple):
+    """The graphs of a batch at each stage of the distiller (what ``inspect_graph.py`` draws)."""
+
+    graphs: Batch  # built, typed, before merging
+    merged: Batch  # after text-node merging (``graphs`` when merging is off)
+    cluster: Tensor  # (N,) merged node of each node of ``graphs``
+    sampled: SampleOutput  # the final graphs (``sampled.batch``) and their node weights
 
 
 class GraphKDDistiller(nn.Module):
-    """Builds the structured instance graphs of a batch and computes the weighted node and edge losses.
+    """Builds the structured instance graphs of a batch and computes GraphKD's node and edge losses.
 
-    L = lambda_node * L_node(weighted by the sampler) + lambda_edge * L_edge(relation matrices), both over the
-    merged and sampled graphs (METHOD.md §1-6).
+    ``L = lambda_fg L_fg + lambda_bg L_bg + lambda_edge L_edge`` (METHOD.md §1-6): the foreground node term is
+    the sampler-weighted mean over the final (merged, sampled) foreground nodes; the background term is Dsig's,
+    over all negatives, scaled by ``alpha |fg_b| / |neg_b|``; the edge loss runs over the final graphs
+    (foreground and mined background nodes). Every term is reduced over the images by ``image_reduction``.
     """
 
     def __init__(
@@ -42,7 +69,9 @@ class GraphKDDistiller(nn.Module):
         *,
         student_channels: int,
         teacher_channels: int,
-        node_loss_weight: float = 0.5,
+        fg_loss_weight: float = 0.5,
+        bg_loss_weight: float = 0.5,
+        bg_weight_alpha: float = 7.5,
         edge_loss_weight: float = 1.0,
         edge_loss: nn.Module | None = None,
         node_type_mode: str = "covariance",
@@ -52,7 +81,7 @@ class GraphKDDistiller(nn.Module):
         merge: TextNodeMerge | None = None,
         sampling_mode: str = "weight",
         sampling_beta: float = 1.0,
-        bg_weight_alpha: float = 7.5,
+        image_reduction: str = "mean",
     ) -> None:
         super().__init__()
         if sampling_mode not in SAMPLING_MODES:
@@ -61,38 +90,44 @@ class GraphKDDistiller(nn.Module):
             raise ValueError(f"GRAPHKD.NODE_TYPE.MODE must be 'covariance' or 'gt', got {node_type_mode!r}")
         if node_type_mode == "gt" and not text_classes:
             raise ValueError("GRAPHKD.NODE_TYPE.MODE 'gt' needs text classes (dataset metadata or config)")
+        if image_reduction not in IMAGE_REDUCTIONS:
+            raise ValueError(
+                f"GRAPHKD.IMAGE_REDUCTION must be one of {IMAGE_REDUCTIONS}, got {image_reduction!r}"
+            )
         # FitNet-style 1x1 adapter when the channel counts differ; trained with the student, dropped at export.
         self.adapter = (
             nn.Conv2d(student_channels, teacher_channels, kernel_size=1)
             if student_channels != teacher_channels
             else None
         )
-        self.node_loss_weight = node_loss_weight
+        self.fg_loss_weight = fg_loss_weight
+        self.bg_loss_weight = bg_loss_weight
+        self.bg_weight_alpha = bg_weight_alpha
         self.edge_loss_weight = edge_loss_weight
         self.edge_loss = edge_loss if edge_loss is not None else build_edge_loss("mahalanobis")
+        if getattr(self.edge_loss, "reduction", image_reduction) != image_reduction:
+            raise ValueError(
+                f"the edge loss reduces graphs by {self.edge_loss.reduction!r}, the distiller by {image_reduction!r}"
+            )
         self.node_type_mode = node_type_mode
         self.text_classes = list(text_classes)
         self.adjacency_gap = adjacency_gap
         self.min_axis_overlap = min_axis_overlap
         self.merge = merge
-        # "none" is Dsig's weighting: every foreground node 1, background alpha * N_fg / N_bg.
-        self.sampler = AdaptiveNodeSampler(
-            mode="weight" if sampling_mode == "none" else sampling_mode,
-            beta=math.inf if sampling_mode == "none" else sampling_beta,
-            bg_alpha=bg_weight_alpha,
-        )
+        self.sampler = AdaptiveNodeSampler(mode=sampling_mode, beta=sampling_beta)
+        self.image_reduction = image_reduction
 
     @classmethod
     def from_config(cls, cfg: Any, student_channels: int, teacher_channels: int, text_classes: Sequence[int]):
         """Map the ``GRAPHKD.*`` config values onto the constructor."""
         g = cfg.GRAPHKD
-        edge_kwargs = {"eps": g.EDGE_LOSS.EPS}
+        edge_kwargs = {"eps": g.EDGE_LOSS.EPS, "reduction": g.IMAGE_REDUCTION}
         if g.EDGE_LOSS.TYPE == "mahalanobis":
             edge_kwargs["shrinkage"] = g.EDGE_LOSS.SHRINKAGE
         elif g.EDGE_LOSS.TYPE == "mahalanobis_diag":
             edge_kwargs["momentum"] = g.EDGE_LOSS.MOMENTUM
         else:
-            edge_kwargs = {}
+            edge_kwargs = {"reduction": g.IMAGE_REDUCTION}
         merge = (
             TextNodeMerge(g.MERGE.THRESH, g.MERGE.MAX_ROUNDS, g.MERGE.MIN_TEXT_RATIO)
             if g.MERGE.ENABLED
@@ -101,7 +136,9 @@ class GraphKDDistiller(nn.Module):
         return cls(
             student_channels=student_channels,
             teacher_channels=teacher_channels,
-            node_loss_weight=g.NODE_LOSS_WEIGHT,
+            fg_loss_weight=g.NODE_LOSS.FG_WEIGHT,
+            bg_loss_weight=g.NODE_LOSS.BG_WEIGHT,
+            bg_weight_alpha=g.BG_WEIGHT_ALPHA,
             edge_loss_weight=g.EDGE_LOSS_WEIGHT,
             edge_loss=build_edge_loss(g.EDGE_LOSS.TYPE, **edge_kwargs),
             node_type_mode=g.NODE_TYPE.MODE,
@@ -111,7 +148,7 @@ class GraphKDDistiller(nn.Module):
             merge=merge,
             sampling_mode=g.SAMPLING.MODE,
             sampling_beta=g.SAMPLING.BETA,
-            bg_weight_alpha=g.BG_WEIGHT_ALPHA,
+            image_reduction=g.IMAGE_REDUCTION,
         )
 
     def adapt(self, student_feats: Tensor) -> Tensor:
@@ -126,7 +163,7 @@ class GraphKDDistiller(nn.Module):
         num_nodes_per_image: Sequence[int],
         is_background: Tensor,  # (N,) bool
         gt_classes: Tensor,  # (N,)
-    ):
+    ) -> Batch:
         """Graphs before merging and sampling (also what ``inspect_graph.py`` draws)."""
         return build_instance_graphs(
             self.adapt(student_feats),
@@ -141,6 +178,51 @@ class GraphKDDistiller(nn.Module):
             min_axis_overlap=self.min_axis_overlap,
         )
 
+    def stages(self, graphs: Batch, generator: torch.Generator | None = None) -> DistillStages:
+        """Merge (when enabled) and sample the built ``graphs``; ``generator`` seeds ``"sample"`` mode."""
+        if self.merge is not None:
+            merged, cluster = self.merge(graphs)
+        else:
+            merged, cluster = graphs, torch.arange(graphs.num_nodes, device=graphs.box.device)
+        return DistillStages(graphs, merged, cluster, self.sampler(merged, generator=generator))
+
+    def losses(self, stages: DistillStages, negatives: Negatives | None = None) -> dict[str, Tensor]:
+        """``loss_graphkd_node_fg``, ``loss_graphkd_node_bg`` and ``loss_graphkd_edge``, already weighted.
+
+        ``negatives`` are all the negative RoIs of the batch (R-CNN students); without them (RetinaNet students,
+        a lone page) the background nodes of the graphs stand in for them.
+        """
+        graphs, final, weight = stages.graphs, stages.sampled.batch, stages.sampled.weight
+        num_graphs = graphs.num_graphs
+        fg_before = graphs.node_type != NODE_BACKGROUND
+        num_foreground = torch.bincount(
+            graphs.batch[fg_before], minlength=num_graphs
+        )  # (G,) |fg_b|, unmerged
+        fg = final.node_type != NODE_BACKGROUND
+        fg_term = foreground_node_loss(
+            final.x[fg], final.x_teacher[fg], final.batch[fg], weight=weight[fg], num_graphs=num_graphs
+        )
+        if negatives is None:
+            neg_student, neg_teacher = graphs.x[~fg_before], graphs.x_teacher[~fg_before]
+            neg_batch = graphs.batch[~fg_before]
+        else:
+            neg_student, neg_teacher = self.adapt(negatives.student), negatives.teacher
+            neg_batch = torch.repeat_interleave(
+                torch.arange(num_graphs, device=neg_teacher.device),
+                torch.as_tensor(list(negatives.per_image), device=neg_teacher.device),
+            )
+        bg_term = background_node_loss(
+            neg_student, neg_teacher, neg_batch, num_foreground, self.bg_weight_alpha
+        )
+        edge = self.edge_loss(
+            final.x, final.x_teacher, final.batch, node_type=final.node_type, num_graphs=num_graphs
+        )
+        return {
+            "loss_graphkd_node_fg": self.fg_loss_weight * reduce_images(fg_term, self.image_reduction),
+            "loss_graphkd_node_bg": self.bg_loss_weight * reduce_images(bg_term, self.image_reduction),
+            "loss_graphkd_edge": self.edge_loss_weight * edge,
+        }
+
     def forward(
         self,
         student_feats: Tensor,
@@ -149,29 +231,16 @@ class GraphKDDistiller(nn.Module):
         num_nodes_per_image: Sequence[int],
         is_background: Tensor,
         gt_classes: Tensor,
+        negatives: Negatives | None = None,
     ) -> tuple[dict[str, Tensor], dict[str, float]]:
-        """Return ``({"loss_graphkd_node": ..., "loss_graphkd_edge": ...}, stats)``, losses already weighted."""
+        """Return ``(losses, stats)``: the weighted loss terms of ``losses()`` and the node counts to log."""
         graphs = self.build_graphs(
             student_feats, teacher_feats, boxes, num_nodes_per_image, is_background, gt_classes
         )
+        stages = self.stages(graphs)
         stats = self.node_stats(graphs, "")
-        if self.merge is not None:
-            graphs = self.merge(graphs).batch
-        sampled = self.sampler(graphs)
-        graphs = sampled.batch
-        stats.update(self.node_stats(graphs, "final_"))
-        num_graphs = graphs.num_graphs
-        losses = {
-            "loss_graphkd_node": self.node_loss_weight
-            * node_loss(
-                graphs.x, graphs.x_teacher, graphs.batch, weight=sampled.weight, num_graphs=num_graphs
-            ),
-            "loss_graphkd_edge": self.edge_loss_weight
-            * self.edge_loss(
-                graphs.x, graphs.x_teacher, graphs.batch, node_type=graphs.node_type, num_graphs=num_graphs
-            ),
-        }
-        return losses, stats
+        stats.update(self.node_stats(stages.sampled.batch, "final_"))
+        return self.losses(stages, negatives), stats
 
     @staticmethod
     def node_stats(graphs, prefix: str) -> dict[str, float]:

@@ -4,9 +4,10 @@ Shapes: ``N`` nodes of a batch, ``D`` flattened feature size (C * P), ``G`` grap
 (``Kmax`` the largest in the batch). Features may be ``(N, D)`` or ``(N, C, 7, 7)``; they are flattened.
 ``batch`` maps each node to its graph and is sorted, as in a PyG ``Batch``.
 
-Every loss detaches the teacher side, computes in float32 (also under autocast), averages over the graphs
-that have something to compare and, when no graph has, returns a zero that is still connected to the
-student's features, so ``loss.backward()`` works in every iteration.
+Every loss detaches the teacher side and computes in float32 (also under autocast). The node terms return one
+value per image (reduced by ``reduce_images``); the edge losses average (or sum) over the graphs that have
+something to compare and, when no graph has, return a zero that is still connected to the student's
+features, so ``loss.backward()`` works in every iteration.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ __all__ = [
     "MahalanobisEdgeLoss",
     "build_edge_loss",
     "edge_type_matrix",
-    "node_loss",
+    "IMAGE_REDUCTIONS",
+    "background_node_loss",
+    "foreground_node_loss",
+    "reduce_images",
     "relation_matrices",
 ]
 
@@ -64,35 +68,73 @@ def relation_matrices(x: Tensor, batch: Tensor, num_graphs: int | None = None) -
     return relation, mask
 
 
-def node_loss(
+IMAGE_REDUCTIONS = ("mean", "sum")
+
+
+def reduce_images(per_image: Tensor, reduction: str) -> Tensor:
+    """``mean`` (METHOD.md §6: every term a mean over the process's images) or ``sum`` (Dsig: summed over
+    the images of one GPU) of a (G,) vector of per-image terms; an empty vector gives 0."""
+    if reduction not in IMAGE_REDUCTIONS:
+        raise ValueError(f"image reduction must be one of {IMAGE_REDUCTIONS}, got {reduction!r}")
+    if per_image.numel() == 0:
+        return per_image.sum()
+    return per_image.sum() if reduction == "sum" else per_image.mean()
+
+
+def _per_node_sq_error(student_x: Tensor, teacher_x: Tensor) -> tuple[Tensor, int]:
+    """``(||s_i - t_i||^2 (N,), D)`` in float32, the teacher detached."""
+    student = _flat32(student_x)
+    teacher = _flat32(teacher_x.detach())
+    if student.shape != teacher.shape:
+        raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ")
+    return (student - teacher).pow(2).sum(dim=1), student.size(1)
+
+
+def foreground_node_loss(
     student_x: Tensor,
     teacher_x: Tensor,
     batch: Tensor,
     weight: Tensor | None = None,
     num_graphs: int | None = None,
 ) -> Tensor:
-    """Weighted node feature distillation (Dsig, arXiv 2109.12862; GraphKD, arXiv 2402.11401).
+    """Per image, the weighted foreground feature imitation of METHOD.md §6, shape (G,):
 
-    ``L = mean_g [ sum_i w_i ||s_i - t_i||^2 / (D * sum_i w_i) ]`` over the graphs whose total node weight
-    is positive (Dsig sums over images; we average so the scale does not grow with the batch size).
-    ``weight`` (N,) defaults to 1 and gets no gradient; the teacher is detached.
+    ``L_b = sum_{i in b} w_i ||s_i - t_i||^2 / (D * sum_{i in b} w_i)``, 0 for an image whose nodes weigh 0
+    (or that has none). Pass the foreground nodes only; ``weight`` (N,) defaults to 1 and gets no gradient.
     """
     num_graphs = _num_graphs(batch, num_graphs)
     with torch.autocast(device_type=student_x.device.type, enabled=False):
-        student = _flat32(student_x)
-        teacher = _flat32(teacher_x.detach())
-        if student.shape != teacher.shape:
-            raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ")
-        if weight is None:
-            weight = student.new_ones(student.size(0))
-        weight = weight.detach().float()
-        sq_error = (student - teacher).pow(2).sum(dim=1)  # (N,)
+        sq_error, dim = _per_node_sq_error(student_x, teacher_x)
+        weight = sq_error.new_ones(sq_error.size(0)) if weight is None else weight.detach().float()
         numer = scatter(weight * sq_error, batch, dim=0, dim_size=num_graphs, reduce="sum")  # (G,)
         denom = scatter(weight, batch, dim=0, dim_size=num_graphs, reduce="sum")  # (G,)
-        valid = denom > 0
-        if not bool(valid.any()):
-            return _zero_like_graph(student_x)
-        return (numer[valid] / (denom[valid] * student.size(1))).mean()
+        per_image = torch.where(denom > 0, numer / (denom.clamp_min(1e-12) * dim), torch.zeros_like(numer))
+        return per_image + _zero_like_graph(student_x)
+
+
+def background_node_loss(
+    student_x: Tensor,
+    teacher_x: Tensor,
+    batch: Tensor,
+    num_foreground: Tensor,
+    alpha: float = 7.5,
+) -> Tensor:
+    """Per image, Dsig's background feature imitation over ALL negatives (METHOD.md §6), shape (G,):
+
+    ``L_b = s_b * sum_{j in neg_b} ||s_j - t_j||^2 / (D * |neg_b|)`` with ``s_b = alpha * |fg_b| / |neg_b|``;
+    0 for an image without negatives (or without foreground). ``num_foreground`` (G,) holds ``|fg_b|`` of
+    every image, so it also gives the image count.
+    """
+    num_graphs = num_foreground.numel()
+    if batch.numel() > 0 and int(batch.max()) >= num_graphs:
+        raise ValueError(f"negatives of image {int(batch.max())}, but num_foreground has {num_graphs} images")
+    with torch.autocast(device_type=student_x.device.type, enabled=False):
+        sq_error, dim = _per_node_sq_error(student_x, teacher_x)
+        total = scatter(sq_error, batch, dim=0, dim_size=num_graphs, reduce="sum")  # (G,)
+        count = torch.bincount(batch, minlength=num_graphs).to(total.dtype)  # (G,) |neg_b|
+        scale = alpha * num_foreground.to(total.device, total.dtype) / count.clamp_min(1)  # (G,) s_b
+        per_image = scale * total / (count.clamp_min(1) * dim)
+        return per_image + _zero_like_graph(student_x)
 
 
 def _teacher_student_relations(
@@ -111,10 +153,26 @@ def _teacher_student_relations(
 
 
 def _mean_row_distance(sq_dist: Tensor, mask: Tensor, counts: Tensor, eps: float) -> Tensor:
-    """``mean_g mean_p (sqrt(sq_dist_gp + eps) - sqrt(eps))`` over valid rows; the offset makes L(s, s) = 0."""
+    """Per graph ``mean_p (sqrt(sq_dist_gp + eps) - sqrt(eps))`` over valid rows, (G,); the offset makes
+    L(s, s) = 0."""
     row = (sq_dist.clamp_min(0.0) + eps).sqrt() - math.sqrt(eps)  # (G, Kmax)
-    per_graph = (row * mask).sum(dim=1) / counts  # (G,)
-    return per_graph.mean()
+    return (row * mask).sum(dim=1) / counts  # (G,)
+
+
+class _EdgeLoss(nn.Module):
+    """Common part of the edge losses: how the per-graph values of the graphs with K >= 2 are reduced.
+
+    ``reduction`` ``"mean"`` averages them (METHOD.md §6), ``"sum"`` adds them (Dsig, per GPU).
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in IMAGE_REDUCTIONS:
+            raise ValueError(f"edge loss reduction must be one of {IMAGE_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def reduce(self, per_graph: Tensor) -> Tensor:
+        return reduce_images(per_graph, self.reduction)
 
 
 def _cholesky_with_jitter(sigma: Tensor, jitter: float, max_tries: int = 4) -> Tensor:
@@ -138,7 +196,7 @@ def _cholesky_with_jitter(sigma: Tensor, jitter: float, max_tries: int = 4) -> T
     return torch.where(failed[:, None, None], torch.diag_embed(diag), chol)
 
 
-class MahalanobisEdgeLoss(nn.Module):
+class MahalanobisEdgeLoss(_EdgeLoss):
     """Mahalanobis distance between student and teacher relation rows (GraphKD, arXiv 2402.11401).
 
     ``L = mean_g mean_p sqrt(D_p^T S^-1 D_p + eps) - sqrt(eps)`` with ``D_p = E^S[p, :] - E^T[p, :]`` and
@@ -148,8 +206,8 @@ class MahalanobisEdgeLoss(nn.Module):
     only makes ``L(s, s) = 0``; it does not change the gradient.
     """
 
-    def __init__(self, shrinkage: float = 0.1, eps: float = 1e-4):
-        super().__init__()
+    def __init__(self, shrinkage: float = 0.1, eps: float = 1e-4, reduction: str = "mean"):
+        super().__init__(reduction)
         if not 0.0 <= shrinkage <= 1.0:
             raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
         if eps <= 0:
@@ -158,7 +216,7 @@ class MahalanobisEdgeLoss(nn.Module):
         self.eps = eps
 
     def extra_repr(self) -> str:
-        return f"shrinkage={self.shrinkage}, eps={self.eps}"
+        return f"shrinkage={self.shrinkage}, eps={self.eps}, reduction={self.reduction}"
 
     @torch.no_grad()
     def teacher_covariance(self, teacher_rel: Tensor, mask: Tensor, counts: Tensor) -> Tensor:
@@ -181,7 +239,7 @@ class MahalanobisEdgeLoss(nn.Module):
         node_type: Tensor | None = None,
         num_graphs: int | None = None,
     ) -> Tensor:
-        """Loss averaged over graphs with K >= 2; ``node_type`` is accepted for a common signature, unused."""
+        """Loss averaged (or summed, ``reduction``) over graphs with K >= 2; ``node_type`` is accepted for a common signature, unused."""
         with torch.autocast(device_type=student_x.device.type, enabled=False):
             student_rel, teacher_rel, mask, counts = _teacher_student_relations(
                 student_x, teacher_x, batch, num_graphs
@@ -193,7 +251,7 @@ class MahalanobisEdgeLoss(nn.Module):
             delta = student_rel - teacher_rel  # (G, Kmax, Kmax), zero on the padding; row p is D_p
             solved = torch.cholesky_solve(delta.transpose(1, 2), chol)  # (G, Kmax, Kmax): column p = S^-1 D_p
             sq_dist = (delta.transpose(1, 2) * solved).sum(dim=1)  # (G, Kmax): D_p^T S^-1 D_p
-            return _mean_row_distance(sq_dist, mask, counts, self.eps)
+            return self.reduce(_mean_row_distance(sq_dist, mask, counts, self.eps))
 
 
 def edge_type_matrix(node_type: Tensor) -> Tensor:
@@ -207,7 +265,7 @@ def edge_type_matrix(node_type: Tensor) -> Tensor:
     return torch.where(background, torch.full_like(end_p + end_q, 3), end_p + end_q)
 
 
-class DiagMahalanobisEdgeLoss(nn.Module):
+class DiagMahalanobisEdgeLoss(_EdgeLoss):
     """Relation-row distance normalised by per-edge-type teacher variance (GraphKD, arXiv 2402.11401).
 
     ``L = mean_g mean_p sqrt(sum_q D_pq^2 / (v_type(p,q) + eps) + eps) - sqrt(eps)``: the Mahalanobis loss
@@ -220,8 +278,8 @@ class DiagMahalanobisEdgeLoss(nn.Module):
     running_var: Tensor
     initialized: Tensor
 
-    def __init__(self, momentum: float = 0.99, eps: float = 1e-4):
-        super().__init__()
+    def __init__(self, momentum: float = 0.99, eps: float = 1e-4, reduction: str = "mean"):
+        super().__init__(reduction)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         if eps <= 0:
@@ -232,7 +290,7 @@ class DiagMahalanobisEdgeLoss(nn.Module):
         self.register_buffer("initialized", torch.zeros(NUM_EDGE_TYPES, dtype=torch.bool))
 
     def extra_repr(self) -> str:
-        return f"momentum={self.momentum}, eps={self.eps}"
+        return f"momentum={self.momentum}, eps={self.eps}, reduction={self.reduction}"
 
     @torch.no_grad()
     def update_running_var(self, teacher_rel: Tensor, edge_type: Tensor, pair_mask: Tensor) -> None:
@@ -259,7 +317,7 @@ class DiagMahalanobisEdgeLoss(nn.Module):
         node_type: Tensor | None = None,
         num_graphs: int | None = None,
     ) -> Tensor:
-        """Loss averaged over graphs with K >= 2; ``node_type`` (N,) is required."""
+        """Loss averaged (or summed, ``reduction``) over graphs with K >= 2; ``node_type`` (N,) is required."""
         if node_type is None:
             raise ValueError("mahalanobis_diag needs node_type (0 text, 1 non-text, 2 background)")
         num_graphs = _num_graphs(batch, num_graphs)
@@ -279,14 +337,17 @@ class DiagMahalanobisEdgeLoss(nn.Module):
             variance = self.running_var.float()[edge_type] + self.eps  # (G, Kmax, Kmax)
             delta = student_rel - teacher_rel
             sq_dist = (delta.pow(2) / variance * pair_mask).sum(dim=2)  # (G, Kmax)
-            return _mean_row_distance(sq_dist, mask, counts, self.eps)
+            return self.reduce(_mean_row_distance(sq_dist, mask, counts, self.eps))
 
 
-class MSEEdgeLoss(nn.Module):
+class MSEEdgeLoss(_EdgeLoss):
     """Dsig's edge loss (arXiv 2109.12862): ``L = mean_g 0.5 * mean_{p,q} (E^S_pq - E^T_pq)^2``.
 
     The mean runs over the K x K entries of each graph (diagonal included); graphs with K < 2 are skipped.
     """
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction}"
 
     def forward(
         self,
@@ -296,7 +357,7 @@ class MSEEdgeLoss(nn.Module):
         node_type: Tensor | None = None,
         num_graphs: int | None = None,
     ) -> Tensor:
-        """Loss averaged over graphs with K >= 2; ``node_type`` is accepted for a common signature, unused."""
+        """Loss averaged (or summed, ``reduction``) over graphs with K >= 2; ``node_type`` is accepted for a common signature, unused."""
         with torch.autocast(device_type=student_x.device.type, enabled=False):
             student_rel, teacher_rel, _, counts = _teacher_student_relations(
                 student_x, teacher_x, batch, num_graphs
@@ -304,10 +365,10 @@ class MSEEdgeLoss(nn.Module):
             if counts.numel() == 0:
                 return _zero_like_graph(student_x)
             sq_error = (student_rel - teacher_rel).pow(2).sum(dim=(1, 2))  # (G,); padding is zero
-            return (0.5 * sq_error / counts.float().pow(2)).mean()
+            return self.reduce(0.5 * sq_error / counts.float().pow(2))
 
 
-EDGE_LOSSES: dict[str, type[nn.Module]] = {
+EDGE_LOSSES: dict[str, type[_EdgeLoss]] = {
     "mahalanobis": MahalanobisEdgeLoss,
     "mahalanobis_diag": DiagMahalanobisEdgeLoss,
     "mse": MSEEdgeLoss,

@@ -13,9 +13,9 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import subgraph
 
 from ._utils import graph_index, make_batch, node_attr_keys, rank_within_groups
-from .node_types import NODE_BACKGROUND, NODE_NONTEXT, NODE_TEXT
+from .node_types import NODE_NONTEXT, NODE_TEXT
 
-SAMPLING_MODES = ("weight", "sample")
+SAMPLING_MODES = ("weight", "sample", "none")
 
 
 class SampleOutput(NamedTuple):
@@ -31,27 +31,32 @@ class AdaptiveNodeSampler(torch.nn.Module):
 
     .. math::
         w_{\\text{text}} = \\min\\Big(1, \\frac{\\beta \\max(N_{\\text{nontext}}, 1)}{N_{\\text{text}}}\\Big),
-        \\quad w_{\\text{nontext}} = 1,\\quad
-        w_{\\text{bg}} = \\alpha \\frac{N_{\\text{fg}}}{N_{\\text{bg}}} \\ (1 \\text{ if } N_{\\text{fg}} = 0)
+        \\quad w_{\\text{nontext}} = 1
 
     ``"sample"`` keeps all non-text and background nodes and a uniformly random
     :math:`\\operatorname{clamp}(\\lceil \\beta N_{\\text{nontext}} \\rceil, 1, N_{\\text{text}})` text
-    nodes, with foreground weight 1 and the background weight above computed on the kept nodes
-    (N_fg counts the kept foreground); the output holds the induced subgraph.
+    nodes, each kept node weighing 1; the output holds the induced subgraph. ``"none"`` (Dsig: no text
+    handling) keeps every node with weight 1.
+
+    Background nodes always weigh 1 here: METHOD.md §5 leaves their weight to the node loss's background term
+    (§6), which runs over all negatives, not over these nodes.
 
     Args:
-        mode: ``"weight"`` or ``"sample"`` (``GRAPHKD.SAMPLING.MODE``).
+        mode: ``"weight"``, ``"sample"`` or ``"none"`` (``GRAPHKD.SAMPLING.MODE``).
         beta: the text to non-text balance (``GRAPHKD.SAMPLING.BETA``).
-        bg_alpha: Dsig's background weight factor alpha (``GRAPHKD.BG_WEIGHT_ALPHA``).
     """
 
-    def __init__(self, mode: str = "weight", beta: float = 1.0, bg_alpha: float = 7.5) -> None:
+    def __init__(self, mode: str = "weight", beta: float = 1.0) -> None:
         super().__init__()
         if mode not in SAMPLING_MODES:
             raise ValueError(f"sampling mode must be one of {SAMPLING_MODES}, got {mode!r}")
+        if beta <= 0:
+            raise ValueError(f"sampling beta must be positive, got {beta}")
         self.mode = mode
         self.beta = beta
-        self.bg_alpha = bg_alpha
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode}, beta={self.beta}"
 
     def reset_parameters(self) -> None:
         """No parameters."""
@@ -102,13 +107,8 @@ class AdaptiveNodeSampler(torch.nn.Module):
         """``(K,)`` float32 weights from the per-image counts of the given nodes."""
         counts = torch.zeros(num_graphs, 3, dtype=torch.float32, device=node_batch.device)
         counts.index_put_((node_batch, node_type), torch.ones_like(node_batch, dtype=torch.float32), True)
-        text, nontext, background = counts[:, NODE_TEXT], counts[:, NODE_NONTEXT], counts[:, NODE_BACKGROUND]
-        foreground = text + nontext
-        text_weight = (self.beta * nontext.clamp(min=1) / text.clamp(min=1)).clamp(max=1)
-        if not text_weighted:
-            text_weight = torch.ones_like(text_weight)
-        bg_weight = torch.where(foreground > 0, self.bg_alpha * foreground / background.clamp(min=1), 1.0)
+        text, nontext = counts[:, NODE_TEXT], counts[:, NODE_NONTEXT]
         per_type = torch.ones_like(counts)  # (G, 3): the weight of each node type in each image
-        per_type[:, NODE_TEXT] = text_weight
-        per_type[:, NODE_BACKGROUND] = bg_weight
+        if text_weighted:
+            per_type[:, NODE_TEXT] = (self.beta * nontext.clamp(min=1) / text.clamp(min=1)).clamp(max=1)
         return per_type[node_batch, node_type]

@@ -37,7 +37,7 @@ from PIL import Image
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from graphkd.distill.losses import node_loss, relation_matrices
+from graphkd.distill.losses import relation_matrices
 from graphkd.graph import (
     NODE_BACKGROUND,
     NODE_NONTEXT,
@@ -245,18 +245,18 @@ def _finite(value: float) -> float | None:
 
 @dataclass
 class _PageGraphs:
-    """One page's graph at every stage of the distiller, and its two loss terms (already weighted)."""
+    """One page's graph at every stage of the distiller, and its loss terms (already weighted)."""
 
     graphs: Batch  # before merging
     merged: Batch
     cluster: Tensor  # (N,) merged node of each node
     sampled: SampleOutput
-    node_loss: float
-    edge_loss: float
+    losses: dict[str, float]
 
 
 def _page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -> _PageGraphs:
-    """The distiller's graph, merge, sampling and losses on one page's nodes (as ``GraphKDDistiller.forward``)."""
+    """The distiller's graph, merge, sampling and losses on one page's nodes (``GraphKDDistiller.stages`` and
+    ``losses``; the page's background nodes stand in for all its negatives)."""
     # GT classes give the agreement with the GT split; without GT, "gt" typing takes the teacher's classes
     with_classes = truth is not None or distiller.node_type_mode == "gt"
     text_classes = truth.text_class_ids if truth is not None else distiller.text_classes
@@ -273,24 +273,10 @@ def _page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -
         adjacency_gap=distiller.adjacency_gap,
         min_axis_overlap=distiller.min_axis_overlap,
     )
-    if distiller.merge is not None:
-        merged, cluster = distiller.merge(graphs)
-    else:
-        merged, cluster = graphs, torch.arange(num_nodes, device=graphs.box.device)
-    sampled = distiller.sampler(merged, generator=torch.Generator(device="cpu").manual_seed(seed))
-    final = sampled.batch
-    node_term = node_loss(final.x, final.x_teacher, final.batch, weight=sampled.weight, num_graphs=1)
-    edge_term = distiller.edge_loss(
-        final.x, final.x_teacher, final.batch, node_type=final.node_type, num_graphs=1
-    )
-    return _PageGraphs(
-        graphs=graphs,
-        merged=merged,
-        cluster=cluster,
-        sampled=sampled,
-        node_loss=float(distiller.node_loss_weight * node_term) + 0.0,  # + 0.0: no "-0" for an empty graph
-        edge_loss=float(distiller.edge_loss_weight * edge_term) + 0.0,
-    )
+    stages = distiller.stages(graphs, generator=torch.Generator(device="cpu").manual_seed(seed))
+    # + 0.0: no "-0" for an empty graph
+    losses = {key: float(value) + 0.0 for key, value in distiller.losses(stages).items()}
+    return _PageGraphs(stages.graphs, stages.merged, stages.cluster, stages.sampled, losses)
 
 
 def _strongest_relations(sampled: SampleOutput) -> Tensor:
@@ -447,9 +433,9 @@ def _inspect_page(
         else None,
         "type_agreement_gt": _finite(agreement),
         "losses": {
-            "loss_graphkd_node": stages.node_loss,
-            "loss_graphkd_edge": stages.edge_loss,
-            "node_loss_weight": distiller.node_loss_weight,
+            **stages.losses,
+            "node_fg_weight": distiller.fg_loss_weight,
+            "node_bg_weight": distiller.bg_loss_weight,
             "edge_loss_weight": distiller.edge_loss_weight,
         },
         "sampling_weight_sum": float(stages.sampled.weight.sum()),
@@ -519,7 +505,20 @@ def inspect_pages(
 def format_summary(results: Sequence[dict]) -> str:
     """A plain-text table of the page summaries: node counts by type before and after merging, edges, the
     agreement with the GT split and the loss values."""
-    header = ("page", "mode", "text", "nontext", "bg", "merged", "edges", "agree", "L_node", "L_edge", "note")
+    header = (
+        "page",
+        "mode",
+        "text",
+        "nontext",
+        "bg",
+        "merged",
+        "edges",
+        "agree",
+        "L_fg",
+        "L_bg",
+        "L_edge",
+        "note",
+    )
     rows = [header]
     for result in results:
         before, after = result["nodes"]["before_merge"], result["nodes"]["after_merge"]
@@ -534,7 +533,8 @@ def format_summary(results: Sequence[dict]) -> str:
                 f"{before['total']}->{after['total']}",
                 str(result["edges"]["adjacency_before_merge"]),
                 "-" if agreement is None else f"{agreement:.2f}",
-                f"{result['losses']['loss_graphkd_node']:.4g}",
+                f"{result['losses']['loss_graphkd_node_fg']:.4g}",
+                f"{result['losses']['loss_graphkd_node_bg']:.4g}",
                 f"{result['losses']['loss_graphkd_edge']:.4g}",
                 "empty graph" if result["empty"] else "",
             )

@@ -18,8 +18,8 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import get_event_storage
 from torch import Tensor, nn
 
-from graphkd.distill import fpn_feature_mse, roi_box_l1, roi_logit_kd
-from graphkd.distill.distiller import GraphKDDistiller
+from graphkd.distill import fpn_feature_mse, roi_box_kd, roi_logit_kd
+from graphkd.distill.distiller import GraphKDDistiller, Negatives
 
 from .teacher import build_teacher, load_teacher_config
 
@@ -75,12 +75,13 @@ def build_teacher_from_cfg(cfg, num_classes: int) -> nn.Module:
 class DistillSettings:
     """The ``GRAPHKD.*``/``TEACHER.*`` scalars every GraphKD meta-architecture takes (``TeacherStudentMixin``)."""
 
-    bg_max_per_image: int = 64  # GRAPHKD.BG_MINING.MAX_PER_IMAGE: background nodes per image
+    bg_max_per_image: int = 64  # GRAPHKD.BG_MINING.MAX_PER_IMAGE: background nodes per image (-1: no cap)
     teacher_min_size: int = 0  # TEACHER.INPUT_MIN_SIZE: 0 = the teacher sees the student's input
     fpn_weight: float = 0.0  # Dsig's extras (GRAPHKD.EXTRAS.*), off at 0
     logit_weight: float = 0.0
     logit_temperature: float = 1.0
     box_weight: float = 0.0
+    image_reduction: str = "mean"  # GRAPHKD.IMAGE_REDUCTION: "mean" over the images, or "sum" (Dsig)
 
 
 class TeacherStudentMixin:
@@ -113,6 +114,7 @@ class TeacherStudentMixin:
                 logit_weight=cfg.GRAPHKD.EXTRAS.LOGIT_WEIGHT,
                 logit_temperature=cfg.GRAPHKD.EXTRAS.LOGIT_TEMPERATURE,
                 box_weight=cfg.GRAPHKD.EXTRAS.BOX_WEIGHT,
+                image_reduction=cfg.GRAPHKD.IMAGE_REDUCTION,
             ),
         }
 
@@ -141,7 +143,7 @@ class TeacherStudentMixin:
                 height = min(student[k].shape[-2], teacher[k].shape[-2])
                 width = min(student[k].shape[-1], teacher[k].shape[-1])
                 student[k], teacher[k] = student[k][..., :height, :width], teacher[k][..., :height, :width]
-        return {"loss_graphkd_fpn": self.fpn_weight * fpn_feature_mse(student, teacher)}
+        return {"loss_graphkd_fpn": self.fpn_weight * fpn_feature_mse(student, teacher, self.image_reduction)}
 
     def teacher_images(self, batched_inputs: list[dict]):
         """The batch preprocessed for the teacher (its pixel mean/std; channels flipped if its format differs;
@@ -250,19 +252,22 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         return {"features": features, "pooled": pooled, "scores": scores, "deltas": deltas}
 
     def select_nodes(self, proposals: list[Instances], teacher_scores: Tensor) -> tuple[Tensor, Tensor]:
-        """Node mask over the R RoIs (positives + mined negatives) and the background flag, both (R,)."""
+        """Node mask over the R RoIs (positives + mined negatives) and the background flag, both (R,).
+
+        A negative is mined when the teacher's cross-entropy on it against "background" is at least
+        ``bg_mining_thresh``; per image the highest-CE ones are kept, at most ``bg_max_per_image`` (-1: all).
+        """
         num_classes = self.roi_heads.num_classes
         gt_classes = torch.cat([p.gt_classes for p in proposals])  # (R,)
         foreground = (gt_classes >= 0) & (gt_classes < num_classes)
         background = torch.zeros_like(foreground)
-        if self.bg_mining and self.bg_max_per_image > 0:
+        if self.bg_mining and self.bg_max_per_image != 0:
             # Teacher cross-entropy against "background": hard negatives look like objects to the teacher.
             ce = -F.log_softmax(teacher_scores.float(), dim=1)[:, num_classes]  # (R,)
             candidate = ~foreground & (ce >= self.bg_mining_thresh)
-            image_index = torch.repeat_interleave(
-                torch.arange(len(proposals), device=ce.device),
-                torch.as_tensor([len(p) for p in proposals], device=ce.device),
-            )
+            if self.bg_max_per_image < 0:
+                return foreground | candidate, candidate
+            image_index = _image_index(proposals, ce.device)
             # rank candidates by CE within their image; keep the top MAX_PER_IMAGE
             score = torch.where(candidate, ce, torch.full_like(ce, -1.0))
             order = torch.sort(score, descending=True, stable=True).indices
@@ -275,21 +280,27 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         return foreground | background, background
 
     def graph_losses(self, student_pooled: Tensor, teacher_out: dict, proposals: list[Instances]) -> dict:
+        """GraphKD's node and edge terms on the nodes of ``select_nodes``, the node loss's background term over
+        every negative RoI (METHOD.md §6)."""
         node_mask, background = self.select_nodes(proposals, teacher_out["scores"])
-        image_index = torch.repeat_interleave(
-            torch.arange(len(proposals), device=node_mask.device),
-            torch.as_tensor([len(p) for p in proposals], device=node_mask.device),
-        )
+        image_index = _image_index(proposals, node_mask.device)
         num_nodes = torch.bincount(image_index[node_mask], minlength=len(proposals)).tolist()
         boxes = torch.cat([p.proposal_boxes.tensor for p in proposals])[node_mask]  # (N, 4)
-        gt_classes = torch.cat([p.gt_classes for p in proposals])[node_mask]
+        gt_classes = torch.cat([p.gt_classes for p in proposals])
+        negative = gt_classes == self.roi_heads.num_classes  # (R,) every sampled negative
+        negatives = Negatives(
+            student_pooled[negative],
+            teacher_out["pooled"][negative],
+            torch.bincount(image_index[negative], minlength=len(proposals)).tolist(),
+        )
         losses, stats = self.distiller(
             student_pooled[node_mask],
             teacher_out["pooled"][node_mask],
             boxes,
             num_nodes,
             background[node_mask],
-            gt_classes,
+            gt_classes[node_mask],
+            negatives=negatives,
         )
         try:
             get_event_storage().put_scalars(**stats)
@@ -300,20 +311,34 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
     def extra_losses(
         self, features: dict, predictions, teacher_out: dict, proposals: list[Instances]
     ) -> dict:
-        """Dsig's optional extras: FPN feature MSE, RoI logit KD and foreground RoI box L1."""
+        """Dsig's optional extras at Dsig's scale (METHOD.md §6): FPN feature MSE summed over the levels, RoI
+        logit KD (elementwise mean over the sampled RoIs), RoI box KD (GT-class columns, / all RoIs)."""
         losses = self.fpn_loss(features, teacher_out["features"])
         scores, deltas = predictions
+        rois_per_image = [len(p) for p in proposals]
         if self.logit_weight > 0:
             losses["loss_graphkd_logit"] = self.logit_weight * roi_logit_kd(
-                scores, teacher_out["scores"], self.logit_temperature
+                scores, teacher_out["scores"], self.logit_temperature, rois_per_image, self.image_reduction
             )
         if self.box_weight > 0:
-            gt_classes = torch.cat([p.gt_classes for p in proposals])
-            foreground = (gt_classes >= 0) & (gt_classes < self.roi_heads.num_classes)
-            losses["loss_graphkd_box"] = self.box_weight * roi_box_l1(
-                deltas, teacher_out["deltas"], foreground
+            losses["loss_graphkd_box"] = self.box_weight * roi_box_kd(
+                deltas,
+                teacher_out["deltas"],
+                torch.cat([p.gt_classes for p in proposals]),
+                self.roi_heads.num_classes,
+                beta=self.roi_heads.box_predictor.smooth_l1_beta,
+                rois_per_image=rois_per_image,
+                reduction=self.image_reduction,
             )
         return losses
+
+
+def _image_index(proposals: list[Instances], device) -> Tensor:
+    """(R,) the image of each RoI of the concatenated ``proposals``."""
+    return torch.repeat_interleave(
+        torch.arange(len(proposals), device=device),
+        torch.as_tensor([len(p) for p in proposals], device=device),
+    )
 
 
 def _pooled_channels(backbone: nn.Module, in_features: list[str]) -> int:

@@ -29,7 +29,7 @@ from detectron2.structures import Boxes, Instances, pairwise_iou
 from detectron2.utils.events import get_event_storage
 from torch import Tensor, nn
 
-from graphkd.distill import roi_box_l1, roi_logit_kd
+from graphkd.distill import dense_box_l1, roi_logit_kd
 from graphkd.distill.distiller import GraphKDDistiller
 
 from .backbones import build_timm_backbone
@@ -218,8 +218,9 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
                     det_classes = torch.where(iou >= self.fg_iou, gt.gt_classes[matched], det_classes)
                 det_background = det_classes == self.num_classes
                 keep = ~det_background
-                if self.bg_nodes and self.bg_max_per_image > 0:
-                    keep |= det_background & (torch.cumsum(det_background.long(), 0) <= self.bg_max_per_image)
+                if self.bg_nodes and self.bg_max_per_image != 0:  # -1: every background detection
+                    within_cap = torch.cumsum(det_background.long(), 0) <= self.bg_max_per_image
+                    keep |= det_background & (within_cap | (self.bg_max_per_image < 0))
                 image_nodes = Instances(image_size)
                 image_nodes.boxes = Boxes.cat([gt.gt_boxes, detections.pred_boxes[keep]])
                 image_nodes.gt_classes = torch.cat([gt.gt_classes, det_classes[keep]])
@@ -291,7 +292,7 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
                 logits[foreground], teacher_out["logits"][foreground], self.logit_temperature
             )
         if self.box_weight > 0:
-            losses["loss_graphkd_box"] = self.box_weight * roi_box_l1(
+            losses["loss_graphkd_box"] = self.box_weight * dense_box_l1(
                 deltas.flatten(0, 1), teacher_out["deltas"].flatten(0, 1), foreground.flatten()
             )
         return losses

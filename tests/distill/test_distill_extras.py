@@ -1,20 +1,37 @@
-"""Dsig's optional distillation terms against hand computation."""
+"""Dsig's extra distillation terms at Dsig's scale (METHOD.md §6) against hand computation with plain loops."""
 
 import math
 
 import pytest
 import torch
 
-from graphkd.distill import fpn_feature_mse, roi_box_l1, roi_logit_kd
+from graphkd.distill import dense_box_l1, fpn_feature_mse, roi_box_kd, roi_logit_kd
 
 
-def test_fpn_feature_mse_is_half_mean_over_levels():
+def _smooth_l1(x: float, beta: float) -> float:
+    """Huber / smooth-L1 as detectron2 and fvcore define it (beta = 0: |x|)."""
+    x = abs(x)
+    return x - 0.5 * beta if beta == 0 or x >= beta else 0.5 * x * x / beta
+
+
+def test_fpn_feature_mse_is_a_sum_over_levels():
     student = {"p2": torch.ones(1, 2, 2, 2, requires_grad=True), "p3": torch.zeros(1, 2, 1, 1)}
     teacher = {"p2": torch.zeros(1, 2, 2, 2, requires_grad=True), "p3": torch.full((1, 2, 1, 1), 3.0)}
     loss = fpn_feature_mse(student, teacher)
-    assert loss.item() == pytest.approx(0.5 * (1.0 + 9.0) / 2)
+    assert loss.item() == pytest.approx(1.0 + 9.0)  # mean per level, summed over p2 and p3
     loss.backward()
     assert student["p2"].grad is not None and teacher["p2"].grad is None
+
+
+def test_fpn_feature_mse_per_image_mean_and_sum():
+    gen = torch.Generator().manual_seed(0)
+    student = {k: torch.randn(3, 2, s, s, generator=gen) for k, s in (("p2", 4), ("p3", 2))}
+    teacher = {k: torch.randn(3, 2, s, s, generator=gen) for k, s in (("p2", 4), ("p3", 2))}
+    per_image = [
+        sum(float(((student[k][b] - teacher[k][b]) ** 2).mean()) for k in ("p2", "p3")) for b in range(3)
+    ]
+    assert fpn_feature_mse(student, teacher, "mean").item() == pytest.approx(sum(per_image) / 3, rel=1e-6)
+    assert fpn_feature_mse(student, teacher, "sum").item() == pytest.approx(sum(per_image), rel=1e-6)
 
 
 def test_fpn_feature_mse_names_mismatches():
@@ -24,25 +41,48 @@ def test_fpn_feature_mse_names_mismatches():
         fpn_feature_mse({"p3": torch.zeros(1, 2, 3, 3)}, {"p3": torch.zeros(1, 4, 3, 3)})
     with pytest.raises(ValueError, match="no feature levels"):
         fpn_feature_mse({}, {})
+    with pytest.raises(ValueError, match="image reduction"):
+        fpn_feature_mse({"p2": torch.zeros(1, 1, 1, 1)}, {"p2": torch.zeros(1, 1, 1, 1)}, "max")
 
 
-def test_roi_logit_kd_matches_hand_kl():
-    student = torch.tensor([[1.0, 0.0], [0.0, 2.0]], requires_grad=True)
-    teacher = torch.tensor([[0.0, 1.0], [0.0, 0.0]], requires_grad=True)
+def _ref_kl_elements(student_row, teacher_row, temperature):
+    s = [math.exp(v / temperature) for v in student_row]
+    t = [math.exp(v / temperature) for v in teacher_row]
+    s, t = [v / sum(s) for v in s], [v / sum(t) for v in t]
+    return [tq * (math.log(tq) - math.log(sq)) for tq, sq in zip(t, s)]
+
+
+def test_roi_logit_kd_is_the_elementwise_mean_times_t_squared():
+    student = torch.tensor([[1.0, 0.0, -1.0], [0.0, 2.0, 0.5]], requires_grad=True)
+    teacher = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 3.0]], requires_grad=True)
     temperature = 2.0
-    expected = 0.0
-    for s_row, t_row in zip(student.tolist(), teacher.tolist()):
-        s_prob = [math.exp(v / temperature) for v in s_row]
-        t_prob = [math.exp(v / temperature) for v in t_row]
-        s_prob = [v / sum(s_prob) for v in s_prob]
-        t_prob = [v / sum(t_prob) for v in t_prob]
-        expected += sum(t * math.log(t / s) for t, s in zip(t_prob, s_prob))
-    expected = expected / 2 * temperature**2
+    elements = [
+        e for s, t in zip(student.tolist(), teacher.tolist()) for e in _ref_kl_elements(s, t, temperature)
+    ]
+    expected = sum(elements) / len(elements) * temperature**2  # mean over R x (Q+1) = 6 entries
     loss = roi_logit_kd(student, teacher, temperature)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     loss.backward()
     assert student.grad is not None and teacher.grad is None
     assert roi_logit_kd(teacher, teacher).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_roi_logit_kd_per_image_mean_and_sum():
+    gen = torch.Generator().manual_seed(1)
+    student, teacher = torch.randn(5, 4, generator=gen), torch.randn(5, 4, generator=gen)
+    split = [2, 3]
+    per_image, start = [], 0
+    for count in split:
+        rows = range(start, start + count)
+        elements = [e for r in rows for e in _ref_kl_elements(student[r].tolist(), teacher[r].tolist(), 1.0)]
+        per_image.append(sum(elements) / len(elements))
+        start += count
+    mean = roi_logit_kd(student, teacher, 1.0, split, "mean")
+    total = roi_logit_kd(student, teacher, 1.0, split, "sum")
+    assert mean.item() == pytest.approx(sum(per_image) / 2, rel=1e-5)
+    assert total.item() == pytest.approx(sum(per_image), rel=1e-5)
+    with pytest.raises(ValueError, match="sums to 4"):
+        roi_logit_kd(student, teacher, 1.0, [1, 3])
 
 
 def test_roi_logit_kd_without_rois_is_connected_zero():
@@ -53,21 +93,66 @@ def test_roi_logit_kd_without_rois_is_connected_zero():
     assert student.grad is not None
 
 
-def test_roi_box_l1_averages_over_foreground_rows():
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_roi_box_kd_takes_the_gt_class_columns_over_all_rois(beta):
+    num_classes = 3
+    gen = torch.Generator().manual_seed(2)
+    student = torch.randn(5, 4 * num_classes, generator=gen, requires_grad=True)
+    teacher = torch.randn(5, 4 * num_classes, generator=gen, requires_grad=True)
+    gt = torch.tensor([2, 3, 0, 3, 1])  # 3 = background
+    split = [3, 2]
+    per_image, start = [], 0
+    for count in split:
+        total = 0.0
+        for r in range(start, start + count):
+            c = int(gt[r])
+            if c < num_classes:
+                total += sum(
+                    _smooth_l1(float(student[r, 4 * c + a] - teacher[r, 4 * c + a]), beta) for a in range(4)
+                )
+        per_image.append(total / count)  # divided by ALL the image's RoIs
+        start += count
+    loss = roi_box_kd(student, teacher, gt, num_classes, beta, split, "sum")
+    assert loss.item() == pytest.approx(sum(per_image), rel=1e-5)
+    mean = roi_box_kd(student, teacher, gt, num_classes, beta, split, "mean")
+    assert mean.item() == pytest.approx(sum(per_image) / 2, rel=1e-5)
+    loss.backward()
+    assert student.grad[1].abs().sum() == 0 and student.grad[3].abs().sum() == 0 and teacher.grad is None
+    # only the GT class's four columns get a gradient
+    assert student.grad[0, :8].abs().sum() == 0 and student.grad[0, 8:].abs().sum() > 0
+
+
+def test_roi_box_kd_class_agnostic_uses_the_four_columns():
+    student = torch.tensor([[1.0, 2.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 0.0, 1.0]])
+    loss = roi_box_kd(student, torch.zeros(3, 4), torch.tensor([0, 2, 1]), num_classes=2)
+    assert loss.item() == pytest.approx((1 + 2 + 1) / 3)  # L1 over the fg rows' columns, / all 3 RoIs
+    with pytest.raises(ValueError, match="columns"):
+        roi_box_kd(torch.zeros(2, 8), torch.zeros(2, 8), torch.tensor([0, 1]), num_classes=3)
+
+
+def test_roi_box_kd_without_foreground_is_connected_zero():
+    student = torch.ones(2, 4, requires_grad=True)
+    loss = roi_box_kd(student, torch.zeros(2, 4), torch.tensor([2, 2]), num_classes=2)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert student.grad is not None
+
+
+def test_dense_box_l1_averages_over_foreground_rows():
     student = torch.tensor(
         [[1.0, 2.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 0.0, 1.0]], requires_grad=True
     )
     teacher = torch.zeros(3, 4, requires_grad=True)
     fg_mask = torch.tensor([True, False, True])
-    loss = roi_box_l1(student, teacher, fg_mask)
+    loss = dense_box_l1(student, teacher, fg_mask)
     assert loss.item() == pytest.approx((1 + 2 + 1) / 8)
     loss.backward()
     assert student.grad[1].abs().sum() == 0 and teacher.grad is None
 
 
-def test_roi_box_l1_without_foreground_is_connected_zero():
+def test_dense_box_l1_without_foreground_is_connected_zero():
     student = torch.ones(2, 4, requires_grad=True)
-    loss = roi_box_l1(student, torch.zeros(2, 4), torch.zeros(2, dtype=torch.bool))
+    loss = dense_box_l1(student, torch.zeros(2, 4), torch.zeros(2, dtype=torch.bool))
     assert loss.item() == 0.0
     loss.backward()
     assert student.grad is not None

@@ -12,8 +12,10 @@ from graphkd.distill import (
     MahalanobisEdgeLoss,
     MSEEdgeLoss,
     build_edge_loss,
+    background_node_loss,
     edge_type_matrix,
-    node_loss,
+    foreground_node_loss,
+    reduce_images,
     relation_matrices,
 )
 from graphkd.distill.losses import _cholesky_with_jitter
@@ -93,41 +95,100 @@ def test_relation_matrices_flatten_pooled_features_and_keep_empty_graphs():
     torch.testing.assert_close(rel[1], _cos(x))
 
 
-def test_node_loss_matches_hand_computation():
+def _ref_fg(student, teacher, weight, dim):
+    """One image: sum_i w_i ||s_i - t_i||^2 / (D sum_i w_i), by a loop."""
+    numer = sum(float(w) * float(((s - t) ** 2).sum()) for s, t, w in zip(student, teacher, weight))
+    return numer / (dim * float(sum(weight))) if float(sum(weight)) > 0 else 0.0
+
+
+def test_foreground_node_loss_matches_hand_computation():
     student, teacher, batch = _pair((2, 3), dim=4)
     weight = torch.tensor([1.0, 3.0, 0.5, 0.5, 2.0])
-    sq = (student - teacher).pow(2).sum(1).detach()
-    graph0 = (weight[:2] * sq[:2]).sum() / (4 * weight[:2].sum())
-    graph1 = (weight[2:] * sq[2:]).sum() / (4 * weight[2:].sum())
-    torch.testing.assert_close(node_loss(student, teacher, batch, weight), (graph0 + graph1) / 2)
-    unweighted = (sq[:2].mean() / 4 + sq[2:].mean() / 4) / 2
-    torch.testing.assert_close(node_loss(student, teacher, batch), unweighted)
+    per_image = foreground_node_loss(student, teacher, batch, weight)
+    expected = [
+        _ref_fg(student[:2], teacher[:2], weight[:2], 4),
+        _ref_fg(student[2:], teacher[2:], weight[2:], 4),
+    ]
+    assert per_image.tolist() == pytest.approx(expected, rel=1e-6)
+    unweighted = foreground_node_loss(student, teacher, batch)
+    assert unweighted.tolist() == pytest.approx(
+        [_ref_fg(student[:2], teacher[:2], [1, 1], 4), _ref_fg(student[2:], teacher[2:], [1, 1, 1], 4)],
+        rel=1e-6,
+    )
 
 
-def test_node_loss_skips_graphs_without_weight_and_empty_graphs():
+def test_foreground_node_loss_gives_zero_to_images_without_weight_or_nodes():
     student, teacher, batch = _pair((2, 2), dim=4)
     weight = torch.tensor([0.0, 0.0, 1.0, 1.0])
-    alone = node_loss(student[2:], teacher[2:], torch.zeros(2, dtype=torch.long))
-    torch.testing.assert_close(node_loss(student, teacher, batch, weight, num_graphs=5), alone)
-    zero = node_loss(student, teacher, batch, torch.zeros(4))
-    assert zero.item() == 0.0
-    zero.backward()
+    per_image = foreground_node_loss(student, teacher, batch, weight, num_graphs=3)
+    assert per_image.shape == (3,) and per_image[0].item() == 0.0 and per_image[2].item() == 0.0
+    assert per_image[1].item() == pytest.approx(_ref_fg(student[2:], teacher[2:], [1, 1], 4), rel=1e-6)
+    reduce_images(per_image, "mean").backward()
     assert student.grad is not None and teacher.grad is None
+    assert student.grad[:2].abs().sum() == 0 and student.grad[2:].abs().sum() > 0
 
 
-def test_node_loss_gradient_reaches_student_only_and_is_zero_at_teacher():
+def test_background_node_loss_is_dsig_scaled_mean_over_negatives():
+    student, teacher, batch = _pair((3, 4), dim=5, seed=2)
+    num_fg = torch.tensor([2, 6])
+    per_image = background_node_loss(student, teacher, batch, num_fg, alpha=7.5)
+    expected = []
+    for image, (lo, hi) in enumerate(((0, 3), (3, 7))):
+        count = hi - lo
+        scale = 7.5 * int(num_fg[image]) / count  # s_b = alpha |fg_b| / |neg_b|
+        total = sum(float(((student[i] - teacher[i]) ** 2).sum()) for i in range(lo, hi))
+        expected.append(scale * total / (5 * count))
+    assert per_image.tolist() == pytest.approx(expected, rel=1e-6)
+    # no foreground: no background term; no negatives: 0 as well
+    zero = background_node_loss(student, teacher, batch, torch.tensor([0, 0, 4]))
+    assert zero.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="num_foreground has 1 images"):
+        background_node_loss(student, teacher, batch, torch.tensor([1]))
+
+
+def test_node_terms_gradient_reaches_student_only_and_are_zero_at_teacher():
     student, teacher, batch = _pair((3,), dim=4)
-    node_loss(student, teacher, batch).backward()
+    foreground_node_loss(student, teacher, batch).sum().backward()
     assert student.grad is not None and student.grad.abs().sum() > 0 and teacher.grad is None
-    assert node_loss(teacher, teacher, batch).item() == 0.0
+    assert foreground_node_loss(teacher, teacher, batch).sum().item() == 0.0
+    assert background_node_loss(teacher, teacher, batch, torch.tensor([3])).sum().item() == 0.0
 
 
-def test_node_loss_empty_batch_is_connected_zero():
+def test_node_terms_of_an_empty_batch_are_connected_zeros():
     student = torch.zeros(0, 4, requires_grad=True)
-    loss = node_loss(student, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
-    assert loss.item() == 0.0
-    loss.backward()
-    assert student.grad is not None
+    for per_image in (
+        foreground_node_loss(student, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), num_graphs=2),
+        background_node_loss(
+            student, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), torch.tensor([1, 1])
+        ),
+    ):
+        loss = reduce_images(per_image, "sum")
+        assert loss.item() == 0.0
+        loss.backward()
+        assert student.grad is not None
+
+
+def test_reduce_images_mean_sum_and_rejects_others():
+    values = torch.tensor([1.0, 2.0, 6.0])
+    assert reduce_images(values, "mean").item() == 3.0 and reduce_images(values, "sum").item() == 9.0
+    assert reduce_images(torch.zeros(0), "mean").item() == 0.0
+    with pytest.raises(ValueError, match="image reduction"):
+        reduce_images(values, "max")
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_LOSSES))
+def test_edge_loss_sum_reduction_is_mean_times_graphs(name):
+    student, teacher, batch = _pair((4, 3, 1), seed=5)
+    node_type = _node_type(8)
+    mean = _make(name)(student, teacher, batch, node_type=node_type)
+    summed = build_edge_loss(name, reduction="sum")
+    if name == "mahalanobis_diag":
+        summed.eval()
+        summed.running_var.copy_(torch.tensor([0.5, 1.0, 2.0, 0.25]))
+    total = summed(student, teacher, batch, node_type=node_type)
+    assert total.item() == pytest.approx(2 * mean.item(), rel=1e-5)  # two graphs with K >= 2
+    with pytest.raises(ValueError, match="reduction"):
+        build_edge_loss(name, reduction="max")
 
 
 def test_mahalanobis_matches_float64_inverse():

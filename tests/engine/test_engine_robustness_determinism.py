@@ -19,7 +19,7 @@ LOSSES = (
     "loss_box_reg",
     "loss_rpn_cls",
     "loss_rpn_loc",
-    "loss_graphkd_node",
+    "loss_graphkd_node_fg",
     "loss_graphkd_edge",
 )
 

@@ -23,7 +23,7 @@ def test_check_finite_losses_names_the_loss_and_the_iteration():
     assert "loss_cls" not in str(raised.value) and "TEACHER.WEIGHTS" in str(raised.value)
     with pytest.raises(FloatingPointError, match=r"loss_rpn_loc=inf$"):
         check_finite_losses({"loss_rpn_loc": torch.tensor(float("inf"))}, 0)
-    check_finite_losses({"loss_cls": torch.tensor(0.7), "loss_graphkd_node": torch.tensor(0.0)}, 3)
+    check_finite_losses({"loss_cls": torch.tensor(0.7), "loss_graphkd_node_fg": torch.tensor(0.0)}, 3)
 
 
 class _ToyDistillModel(nn.Module):
@@ -38,7 +38,7 @@ class _ToyDistillModel(nn.Module):
         out = self.linear(batch).mean()
         graph = out * (float("nan") if self.calls == 2 else 1.0)
         self.calls += 1
-        return {"loss_cls": out.abs(), "loss_graphkd_node": graph.abs()}
+        return {"loss_cls": out.abs(), "loss_graphkd_node_fg": graph.abs()}
 
 
 def test_trainer_stops_on_a_nan_graphkd_loss_before_the_optimizer_step():
@@ -53,7 +53,9 @@ def test_trainer_stops_on_a_nan_graphkd_loss_before_the_optimizer_step():
             trainer.run_step()
         before = {k: v.clone() for k, v in model.state_dict().items()}
         trainer.iter = storage.iter = 2
-        with pytest.raises(FloatingPointError, match="non-finite loss at iteration 2: loss_graphkd_node=nan"):
+        with pytest.raises(
+            FloatingPointError, match="non-finite loss at iteration 2: loss_graphkd_node_fg=nan"
+        ):
             trainer.run_step()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # no NaN step applied
 
@@ -91,7 +93,7 @@ def test_nan_teacher_features_stop_graphkd_training_naming_the_loss(tiny_teacher
         return out
 
     monkeypatch.setattr(GraphKDRCNN, "teacher_forward", poisoned)
-    with pytest.raises(FloatingPointError, match=r"non-finite loss at iteration 1: loss_graphkd_node=nan"):
+    with pytest.raises(FloatingPointError, match=r"non-finite loss at iteration 1: loss_graphkd_node_fg=nan"):
         trainer.train()
     assert len(calls) == 2
 
@@ -118,7 +120,7 @@ def _boxes(num_nodes: int) -> torch.Tensor:
 def _check_finite_with_gradients(distiller, student, teacher, boxes, num_nodes, background, gt_classes):
     student = student.clone().requires_grad_(True)
     losses, _ = distiller(student, teacher, boxes, num_nodes, background, gt_classes)
-    assert set(losses) == {"loss_graphkd_node", "loss_graphkd_edge"}
+    assert set(losses) == {"loss_graphkd_node_fg", "loss_graphkd_node_bg", "loss_graphkd_edge"}
     for name, value in losses.items():
         assert math.isfinite(value.item()), (name, value)
     sum(losses.values()).backward()
@@ -151,7 +153,7 @@ def test_degenerate_graphs_give_finite_losses_and_gradients(edge_loss):
     losses = _check_finite_with_gradients(
         identical, same, same, _boxes(5), [5], none, torch.zeros(5, dtype=torch.long)
     )
-    assert losses["loss_graphkd_node"].item() == pytest.approx(0.0, abs=1e-6)
+    assert losses["loss_graphkd_node_fg"].item() == pytest.approx(0.0, abs=1e-6)
 
     # all-zero features (a dead student or a black page): cosine similarities of zero vectors
     zeros = torch.zeros(5, 8, 7, 7)

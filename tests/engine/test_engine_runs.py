@@ -51,9 +51,15 @@ def test_demo_and_ablation_runs_share_teacher_and_opts(tmp_path, monkeypatch):
     assert s_opts[s_opts.index("TEACHER.WEIGHTS") + 1] == str(tmp_path / "teacher_s0" / "model_final.pth")
     # an ablation row is the GraphKD config plus its diff, nothing else
     calls.clear()
-    _, _, dsig_opts = runs.row_run("dsig", 0, tmp_path, iters=200, teacher_iters=600)
-    assert dsig_opts == runs.ROWS["dsig"][2] and "mse" in dsig_opts
-    assert calls[-1][3][-len(dsig_opts) - 2 : -2] == dsig_opts
+    _, _, node_opts = runs.row_run("node", 0, tmp_path, iters=200, teacher_iters=600)
+    assert node_opts == runs.ROWS["node"][2] and "GRAPHKD.EDGE_LOSS_WEIGHT" in node_opts
+    assert calls[-1][1] == runs.SYNTH_GRAPHKD_CONFIG and calls[-1][3][-len(node_opts) - 2 : -2] == node_opts
+    # the Dsig row is its own preset, unchanged
+    calls.clear()
+    dsig_config, _, dsig_opts = runs.row_run("dsig", 0, tmp_path, iters=200, teacher_iters=600)
+    assert (
+        dsig_config == runs.SYNTH_DSIG_CONFIG and dsig_opts == [] and calls[-1][1] == runs.SYNTH_DSIG_CONFIG
+    )
     # the baseline is a plain detectron2 run: no teacher is trained or passed for it
     calls.clear()
     runs.row_run("baseline", 0, tmp_path, iters=200, teacher_iters=600)

@@ -37,24 +37,22 @@ GRAPHS = [
 ]
 
 
-def expected_weights(node_type: list[int], beta: float, alpha: float) -> list[float]:
-    text, nontext, background = (node_type.count(kind) for kind in (T, N, BG))
-    weight = {
-        T: min(1.0, beta * max(nontext, 1) / text) if text else 1.0,
-        N: 1.0,
-        BG: alpha * (text + nontext) / background if text + nontext and background else 1.0,
-    }
+def expected_weights(node_type: list[int], beta: float) -> list[float]:
+    """METHOD.md §5: text min(1, beta * max(N_nontext, 1) / N_text), non-text 1; background 1 (its weight is
+    the node loss's background term, §6)."""
+    text, nontext = (node_type.count(kind) for kind in (T, N))
+    weight = {T: min(1.0, beta * max(nontext, 1) / text) if text else 1.0, N: 1.0, BG: 1.0}
     return [weight[kind] for kind in node_type]
 
 
 def test_weight_mode_weights_per_image():
     batch = Batch.from_data_list([make_graph(types, seed) for seed, types in enumerate(GRAPHS)])
-    out = AdaptiveNodeSampler(mode="weight", beta=1.0, bg_alpha=7.5)(batch)
+    out = AdaptiveNodeSampler(mode="weight", beta=1.0)(batch)
     assert isinstance(out, SampleOutput)
     assert out.perm.tolist() == list(range(batch.num_nodes))
     first = out.weight[:12].tolist()
-    assert first == pytest.approx([1 / 3, 1 / 3, 1, 1 / 3, 15, 1 / 3, 1, 15, 1 / 3, 15, 1 / 3, 15])
-    expected = sum((expected_weights(types, 1.0, 7.5) for types in GRAPHS), [])
+    assert first == pytest.approx([1 / 3, 1 / 3, 1, 1 / 3, 1, 1 / 3, 1, 1, 1 / 3, 1, 1 / 3, 1])
+    expected = sum((expected_weights(types, 1.0) for types in GRAPHS), [])
     assert out.weight.tolist() == pytest.approx(expected)
     assert torch.equal(out.batch.weight, out.weight) and out.weight.dtype == torch.float32
     for key in ("x", "x_teacher", "box", "node_type", "edge_index", "ptr", "batch"):
@@ -64,9 +62,17 @@ def test_weight_mode_weights_per_image():
 
 def test_weight_mode_beta():
     batch = Batch.from_data_list([make_graph(GRAPHS[5])])
-    out = AdaptiveNodeSampler(mode="weight", beta=0.5, bg_alpha=2.0)(batch)
-    assert out.weight.tolist() == pytest.approx(expected_weights(GRAPHS[5], 0.5, 2.0))
-    assert out.weight.tolist() == pytest.approx([1, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 16])
+    out = AdaptiveNodeSampler(mode="weight", beta=0.5)(batch)
+    assert out.weight.tolist() == pytest.approx(expected_weights(GRAPHS[5], 0.5))
+    assert out.weight.tolist() == pytest.approx([1, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 1])
+
+
+def test_none_mode_keeps_every_node_at_weight_one():
+    batch = Batch.from_data_list([make_graph(types, seed) for seed, types in enumerate(GRAPHS)])
+    out = AdaptiveNodeSampler(mode="none", beta=1.0)(batch)
+    assert out.perm.tolist() == list(range(batch.num_nodes))
+    assert out.weight.tolist() == [1.0] * batch.num_nodes
+    assert torch.equal(out.batch.edge_index, batch.edge_index)
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.5])
@@ -74,7 +80,7 @@ def test_sample_mode_keeps_quota_of_text_and_induced_subgraph(beta):
     graphs = [make_graph(types, seed) for seed, types in enumerate(GRAPHS)]
     batch = Batch.from_data_list(graphs)
     generator = torch.Generator().manual_seed(0)
-    out = AdaptiveNodeSampler(mode="sample", beta=beta, bg_alpha=7.5)(batch, generator=generator)
+    out = AdaptiveNodeSampler(mode="sample", beta=beta)(batch, generator=generator)
     assert out.batch.num_graphs == len(GRAPHS)
     assert torch.equal(out.perm, out.perm.sort().values)
     for index, types in enumerate(GRAPHS):
@@ -89,9 +95,7 @@ def test_sample_mode_keeps_quota_of_text_and_induced_subgraph(beta):
         expected_edges, _ = subgraph(kept, graphs[index].edge_index, relabel_nodes=True, num_nodes=len(types))
         assert torch.equal(graph.edge_index, expected_edges)
         assert torch.equal(graph.x, graphs[index].x[kept])
-        fg_kept = kept_types.count(T) + kept_types.count(N)
-        background_weight = 7.5 * fg_kept / types.count(BG) if fg_kept and types.count(BG) else 1.0
-        expected = [background_weight if kind == BG else 1.0 for kind in kept_types]
+        expected = [1.0] * len(kept_types)  # every kept node weighs 1 in "sample" mode
         assert graph.weight.tolist() == pytest.approx(expected)
 
 
@@ -125,5 +129,5 @@ def test_rejects_unknown_mode():
 def test_lone_data_counts_as_one_graph():
     graph = make_graph(GRAPHS[0])
     out = AdaptiveNodeSampler(mode="weight")(graph)
-    assert out.weight.tolist() == pytest.approx(expected_weights(GRAPHS[0], 1.0, 7.5))
+    assert out.weight.tolist() == pytest.approx(expected_weights(GRAPHS[0], 1.0))
     assert isinstance(out.batch, Batch) and out.batch.num_graphs == 1

@@ -42,9 +42,9 @@ def test_training_step_logs_finite_graphkd_losses(model):
     with EventStorage() as storage:
         losses = model(random_page_inputs())
         scalars = storage.latest()
-    for name in ("loss_graphkd_node", "loss_graphkd_edge", "loss_cls", "loss_box_reg", "loss_rpn_cls"):
+    for name in ("loss_graphkd_node_fg", "loss_graphkd_edge", "loss_cls", "loss_box_reg", "loss_rpn_cls"):
         assert name in losses and math.isfinite(losses[name].item()), name
-    assert losses["loss_graphkd_node"].item() > 0
+    assert losses["loss_graphkd_node_fg"].item() > 0
     assert scalars["graphkd/text_nodes"][0] + scalars["graphkd/nontext_nodes"][0] > 0
     assert scalars["graphkd/bg_nodes"][0] <= 2 * 64  # MAX_PER_IMAGE per image
 
@@ -67,7 +67,7 @@ def test_gradients_reach_student_and_adapter_never_teacher(model):
     with EventStorage():
         for _ in range(2):
             losses = model(random_page_inputs())
-            graph_loss = losses["loss_graphkd_node"] + losses["loss_graphkd_edge"]
+            graph_loss = losses["loss_graphkd_node_fg"] + losses["loss_graphkd_edge"]
             optimizer.zero_grad()
             graph_loss.backward()
             assert model.distiller.adapter.weight.grad.abs().sum() > 0

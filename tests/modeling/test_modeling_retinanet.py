@@ -74,9 +74,15 @@ def test_training_step_gives_finite_retinanet_and_graphkd_losses(model):
     with EventStorage() as storage:
         losses = model(random_page_inputs())
         scalars = storage.latest()
-    for name in ("loss_cls", "loss_box_reg", "loss_graphkd_node", "loss_graphkd_edge", "loss_graphkd_logit"):
+    for name in (
+        "loss_cls",
+        "loss_box_reg",
+        "loss_graphkd_node_fg",
+        "loss_graphkd_edge",
+        "loss_graphkd_logit",
+    ):
         assert name in losses and math.isfinite(losses[name].item()), name
-    assert losses["loss_graphkd_node"].item() > 0
+    assert losses["loss_graphkd_node_fg"].item() > 0
     assert scalars["graphkd/bg_nodes"][0] <= 2 * 8  # MAX_PER_IMAGE per image
 
 
@@ -117,7 +123,7 @@ def test_gradients_reach_student_never_teacher(model):
         for _ in range(2):
             losses = model(random_page_inputs())
             optimizer.zero_grad()
-            (losses["loss_graphkd_node"] + losses["loss_graphkd_edge"]).backward()
+            (losses["loss_graphkd_node_fg"] + losses["loss_graphkd_edge"]).backward()
             assert model.backbone.bottom_up.stem.conv1.weight.grad.abs().sum() > 0
             assert model.distiller.adapter.weight.grad.abs().sum() > 0
             optimizer.step()
@@ -132,7 +138,7 @@ def test_faster_rcnn_teacher_skips_dense_logit_kd_with_a_warning(tiny_teacher, c
     with EventStorage(), caplog.at_level("WARNING", logger="graphkd.modeling.retinanet"):
         losses = model(random_page_inputs())
     assert "loss_graphkd_logit" not in losses
-    assert math.isfinite(losses["loss_graphkd_node"].item()) and math.isfinite(
+    assert math.isfinite(losses["loss_graphkd_node_fg"].item()) and math.isfinite(
         losses["loss_graphkd_edge"].item()
     )
     assert sum("skipping the dense logit" in r.message for r in caplog.records) == 1
