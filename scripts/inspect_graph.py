@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from graphkd.inference.pages import split_trailing_opts
@@ -48,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="without GT: the teacher's final detections or its RPN proposals",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the proposal and node sampling")
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow checkpoints that need full unpickling (they can run code): only for files you trust",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args(argv)
     args.input, args.opts = split_trailing_opts(args.input, args.opts)
@@ -60,6 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.trust_checkpoint:
+        from graphkd.modeling.teacher import TRUST_ENV
+
+        os.environ[TRUST_ENV] = "1"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from graphkd.inspection import format_summary, inspect_pages, load_inspect_config
 

@@ -8,6 +8,7 @@ detectron2's local process group set as its launcher does (``comm.get_local_rank
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -85,7 +86,17 @@ def launch_from_cli(main_func: Callable) -> None:
 
     from .errors import exit_on_user_error
 
-    args = default_argument_parser().parse_args()
+    parser = default_argument_parser()
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow checkpoints that need full unpickling (they can run code): only for files you trust",
+    )
+    args = parser.parse_args()
+    if args.trust_checkpoint:  # the environment reaches every worker process
+        from graphkd.modeling.teacher import TRUST_ENV
+
+        os.environ[TRUST_ENV] = "1"
     with exit_on_user_error():
         launch(
             main_func,

@@ -24,7 +24,10 @@ from torch import nn
 from graphkd.config import get_graphkd_cfg
 
 __all__ = [
+    "TRUST_ENV",
     "TeacherLoadError",
+    "UntrustedCheckpointError",
+    "checkpoints_trusted",
     "build_teacher",
     "load_checkpoint_state",
     "load_teacher_config",
@@ -37,6 +40,8 @@ logger = logging.getLogger(__name__)
 TEACHER_PREFIX = "teacher."
 # environment variable that lets an empty TEACHER.WEIGHTS build a random teacher (tests, benchmarks)
 ALLOW_RANDOM_ENV = "GRAPHKD_ALLOW_RANDOM_TEACHER"
+# environment variable that allows full unpickling of checkpoints holding non-tensor objects (opt-in)
+TRUST_ENV = "GRAPHKD_TRUST_CHECKPOINTS"
 # this many unexpected checkpoint keys are tolerated (with a warning) before we call it another architecture
 MAX_UNEXPECTED_KEYS = 4
 # keys whose absence or surplus is harmless: BN step counters and old checkpoints' anchor buffers
@@ -45,6 +50,10 @@ _IGNORED_KEY_PARTS = ("num_batches_tracked", "anchor_generator.cell_anchors")
 
 class TeacherLoadError(RuntimeError):
     """The teacher checkpoint does not fit the teacher config (shapes, keys or class count)."""
+
+
+class UntrustedCheckpointError(ValueError):
+    """A checkpoint needs full unpickling and the user has not opted in to it."""
 
 
 def load_teacher_config(config_file: str, opts: Sequence[str] = (), device: str = "cpu") -> CfgNode:
@@ -81,15 +90,25 @@ def _local_path(path: str) -> str:
     return path
 
 
+def checkpoints_trusted() -> bool:
+    """Whether the user opted in to full unpickling (``GRAPHKD_TRUST_CHECKPOINTS=1`` or ``--trust-checkpoint``)."""
+    return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def _torch_load(path: str) -> object:
+    """``torch.load`` with ``weights_only=True``; a file that needs full unpickling (arbitrary objects, which can
+    run code when unpickled) is refused with :class:`UntrustedCheckpointError` unless the user opted in."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as weights_only_error:
-        try:  # e.g. numpy arrays or optimizer objects next to the weights
-            loaded = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:
-            raise weights_only_error from None
-    logger.warning("%s holds objects other than tensors: it was loaded with full unpickling", path)
+        if not checkpoints_trusted():
+            raise UntrustedCheckpointError(
+                f"{path} holds objects other than tensors, and unpickling them can run arbitrary code: it was "
+                f"not loaded. If you trust the file, set {TRUST_ENV}=1 or pass --trust-checkpoint "
+                f"(weights_only load said: {str(weights_only_error).splitlines()[0]})"
+            ) from None
+    loaded = torch.load(path, map_location="cpu", weights_only=False)
+    logger.warning("%s was loaded with full unpickling (%s=1 / --trust-checkpoint)", path, TRUST_ENV)
     return loaded
 
 
@@ -110,6 +129,8 @@ def read_checkpoint(path: str) -> dict:
             checkpoint = DetectionCheckpointer(nn.Module())._load_file(local)
         else:
             checkpoint = _torch_load(local)
+    except UntrustedCheckpointError:
+        raise
     except Exception as exc:
         raise ValueError(f"cannot read checkpoint {path}: {_describe(exc)}") from exc
     if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("model"), Mapping):

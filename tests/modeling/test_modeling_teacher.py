@@ -193,3 +193,54 @@ def test_empty_weights_raise_unless_random_teacher_allowed(teacher_files, monkey
     monkeypatch.setenv("GRAPHKD_ALLOW_RANDOM_TEACHER", "1")
     teacher = build_teacher(teacher_files["cfg"], "")
     assert not any(p.requires_grad for p in teacher.parameters()) and not teacher.training
+
+
+class _WritesAFileWhenUnpickled:
+    """Unpickling this runs ``exec``: what a malicious checkpoint could do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def _malicious_checkpoint(tmp_path):
+    marker = tmp_path / "marker.txt"
+    path = tmp_path / "teacher_evil.pth"
+    torch.save({"model": {"w": torch.ones(2)}, "extra": _WritesAFileWhenUnpickled(str(marker))}, path)
+    return path, marker
+
+
+def test_checkpoint_needing_full_unpickling_is_refused_and_runs_nothing(tmp_path, monkeypatch):
+    from graphkd.modeling.teacher import TRUST_ENV, UntrustedCheckpointError, read_checkpoint
+
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    path, marker = _malicious_checkpoint(tmp_path)
+    with pytest.raises(UntrustedCheckpointError) as info:
+        read_checkpoint(str(path))
+    message = str(info.value)
+    assert str(path) in message and TRUST_ENV in message and "--trust-checkpoint" in message
+    assert not marker.exists()
+
+
+def test_checkpoint_needing_full_unpickling_loads_with_the_opt_in(tmp_path, monkeypatch, caplog):
+    from graphkd.modeling.teacher import TRUST_ENV, read_checkpoint
+
+    monkeypatch.setenv(TRUST_ENV, "1")
+    path, marker = _malicious_checkpoint(tmp_path)
+    with caplog.at_level("WARNING", logger="graphkd.modeling.teacher"):
+        checkpoint = read_checkpoint(str(path))
+    assert torch.equal(checkpoint["model"]["w"], torch.ones(2))
+    assert marker.exists()  # the opt-in really is full unpickling
+    assert "full unpickling" in caplog.text and str(path) in caplog.text
+
+
+def test_plain_tensor_checkpoint_loads_without_the_opt_in(tmp_path, monkeypatch):
+    from graphkd.modeling.teacher import TRUST_ENV, read_checkpoint
+
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    path = tmp_path / "plain.pth"
+    torch.save({"model": {"w": torch.arange(3.0)}, "iteration": 7}, path)
+    checkpoint = read_checkpoint(str(path))
+    assert torch.equal(checkpoint["model"]["w"], torch.arange(3.0)) and checkpoint["iteration"] == 7
