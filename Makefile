@@ -1,12 +1,18 @@
 # GraphKD: the two commands a new user needs are `make demo` and `make test`.
 PY := .venv/bin/python
-.PHONY: setup test test-all demo lint mutation clean-venv
+.PHONY: setup test test-d2main test-all demo lint mutation clean-venv
 
 setup:
 	bash scripts/setup.sh
 
 test: setup
 	$(PY) -m pytest -q
+
+# The default suite against detectron2 main built from a source snapshot (CI's second leg); ARCHIVE defaults
+# to ../shared/vendor/detectron2-main.tar.gz and the leg is skipped, saying so, when it is absent.
+ARCHIVE ?=
+test-d2main: setup
+	bash scripts/test_d2main.sh $(ARCHIVE)
 
 test-all: setup
 	$(PY) -m pytest -q -m ""

@@ -2,19 +2,23 @@
 
     python benchmarks/bench_step.py                       # batch 2, 512 RoIs/image, synthetic pages, CPU
     python benchmarks/bench_step.py --iters 5 --warmup 1  # a quick look
+    python benchmarks/bench_step.py --device cuda --amp --json out.json MODEL.FPN.OUT_CHANNELS 256 ...
 
 Times (median over --iters after --warmup, same batch every time):
   student step    plain Faster R-CNN training step of the student (forward + backward + SGD step)
   teacher fwd     the frozen teacher on the same images and the student's sampled RoIs (no_grad)
   GraphKD step    the full GraphKDRCNN training step (student + teacher + graph losses)
   graph part      building, typing, merging, sampling and both losses, forward + backward, alone
-and prints the GraphKD overhead (GraphKD - student - teacher) / (student + teacher) and the peak RSS.
+and prints the GraphKD overhead (GraphKD - student - teacher) / (student + teacher), the peak RSS and, on CUDA,
+the peak GPU memory. ``--amp`` runs every forward under ``torch.autocast`` (float16 on CUDA, bfloat16 on the CPU)
+with a ``GradScaler`` on CUDA, as detectron2's AMPTrainer does; ``--json`` also writes the numbers to a file.
 Weights are random (GRAPHKD_ALLOW_RANDOM_TEACHER): speed does not depend on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -23,13 +27,20 @@ import time
 import torch
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn, iters: int, warmup: int) -> float:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(iters):
+        _sync()
         start = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
 
@@ -45,6 +56,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rois", type=int, default=512, help="MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE")
     parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="MODEL.DEVICE (cpu or cuda)")
+    parser.add_argument("--amp", action="store_true", help="mixed precision (autocast + GradScaler on CUDA)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args()
     os.environ.setdefault("GRAPHKD_ALLOW_RANDOM_TEACHER", "1")
@@ -60,7 +74,15 @@ def main() -> None:
     cfg = get_graphkd_cfg()
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(
-        ["MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", args.rois, "TEACHER.WEIGHTS", "", *args.opts]
+        [
+            "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
+            args.rois,
+            "TEACHER.WEIGHTS",
+            "",
+            "MODEL.DEVICE",
+            args.device,
+        ]
+        + list(args.opts)
     )
     torch.manual_seed(0)
     model = build_model(cfg)
@@ -68,28 +90,42 @@ def main() -> None:
     mapper = DatasetMapper(cfg, is_train=True)
     inputs = [mapper(record) for record in DatasetCatalog.get(cfg.DATASETS.TRAIN[0])[: args.batch]]
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    device_type = torch.device(args.device).type
+    amp_dtype = torch.float16 if device_type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler(device_type, enabled=args.amp and device_type == "cuda")
 
-    def step(losses: dict) -> None:
+    def autocast():
+        return torch.autocast(device_type=device_type, dtype=amp_dtype, enabled=args.amp)
+
+    def step(forward) -> None:
+        with autocast():
+            losses = forward()
         optimizer.zero_grad()
-        sum(losses.values()).backward()
-        optimizer.step()
+        scaler.scale(sum(losses.values())).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     captured = {}
     distiller_forward = model.distiller.forward
 
     def capture(*a, **k):
         captured["args"] = [x.detach() if torch.is_tensor(x) else x for x in a]
+        captured["kwargs"] = k
         return distiller_forward(*a, **k)
 
     model.distiller.forward = capture
     with EventStorage():
-        model(inputs)  # one pass to capture the graph part's inputs and the sampled boxes
+        with autocast():
+            model(inputs)  # one pass to capture the graph part's inputs and the sampled boxes
         model.distiller.forward = distiller_forward
         student_pooled, teacher_pooled, boxes, num_nodes, background, gt_classes = captured["args"]
+        negatives = captured["kwargs"].get("negatives")
+        if negatives is not None:
+            negatives = negatives._replace(student=negatives.student.detach())
 
         rows = {}
         rows["student step"] = timed(
-            lambda: step(GeneralizedRCNN.forward(model, inputs)), args.iters, args.warmup
+            lambda: step(lambda: GeneralizedRCNN.forward(model, inputs)), args.iters, args.warmup
         )
         rss_student = peak_rss_mb()
         images = model.preprocess_image(inputs)
@@ -99,15 +135,21 @@ def main() -> None:
             )
             sampled = model.roi_heads.label_and_sample_proposals(proposals, [x["instances"] for x in inputs])
         sampled_boxes = [p.proposal_boxes for p in sampled]
-        rows["teacher fwd"] = timed(
-            lambda: model.teacher_forward(inputs, sampled_boxes), args.iters, args.warmup
-        )
-        rows["GraphKD step"] = timed(lambda: step(model(inputs)), args.iters, args.warmup)
+
+        def teacher_fwd():
+            with autocast():
+                model.teacher_forward(inputs, sampled_boxes)
+
+        rows["teacher fwd"] = timed(teacher_fwd, args.iters, args.warmup)
+        rows["GraphKD step"] = timed(lambda: step(lambda: model(inputs)), args.iters, args.warmup)
         rss_graphkd = peak_rss_mb()
 
         def graph_part():
             feats = student_pooled.clone().requires_grad_(True)
-            losses, _ = model.distiller(feats, teacher_pooled, boxes, num_nodes, background, gt_classes)
+            with autocast():
+                losses, _ = model.distiller(
+                    feats, teacher_pooled, boxes, num_nodes, background, gt_classes, negatives=negatives
+                )
             sum(losses.values()).backward()
 
         rows["graph part"] = timed(graph_part, args.iters, args.warmup)
@@ -126,6 +168,26 @@ def main() -> None:
     print(
         f"peak RSS: {rss_student:.0f} MB after the student steps, {rss_graphkd:.0f} MB after the GraphKD steps"
     )
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if device_type == "cuda" else None
+    if gpu_mb is not None:
+        print(f"peak GPU memory allocated: {gpu_mb:.0f} MB")
+    if args.json:
+        record = {
+            "config": args.config_file,
+            "device": args.device,
+            "amp": args.amp,
+            "batch": args.batch,
+            "rois_per_image": args.rois,
+            "graph_nodes": len(boxes),
+            "ms": rows,
+            "overhead_pct": 100 * overhead,
+            "graph_part_pct": 100 * rows["graph part"] / base,
+            "peak_rss_mb": rss_graphkd,
+            "peak_gpu_mb": gpu_mb,
+            "opts": list(args.opts),
+        }
+        with open(args.json, "w") as handle:
+            json.dump(record, handle, indent=2)
 
 
 if __name__ == "__main__":

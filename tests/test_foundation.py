@@ -59,3 +59,19 @@ def test_detectron2_c_stub_fails_clearly_when_a_cpp_op_is_called():
         assert "nms_rotated" in str(exc) and "Python-only" in str(exc)
     else:
         raise AssertionError("the _C stand-in accepted a C++ op call")
+
+
+def test_env_names_the_detectron2_it_found():
+    """0.6 and main both say __version__ 0.6: the report tells them apart by main's ViTDet backbone module,
+    checked here against the installed files themselves, and says whether the C++ ops are real."""
+    import detectron2
+
+    from graphkd.env import detectron2_flavour
+
+    package = Path(detectron2.__file__).parent
+    flavour = detectron2_flavour()
+    has_vit = (package / "modeling" / "backbone" / "vit.py").is_file()
+    assert flavour.startswith("main") == has_vit, flavour
+    is_stub = (package / "_GRAPHKD_PYTHON_ONLY").exists()
+    assert ("Python only" in flavour) == is_stub and ("compiled C++ ops" in flavour) == (not is_stub)
+    assert str(package) in flavour

@@ -1,0 +1,42 @@
+"""benchmarks/gpu_check.sh --dry-run: the prepared GPU check runs end to end on the CPU (tiny sizes), so the
+script is known to work before any GPU time is spent."""
+
+import json
+import os
+import subprocess
+
+from conftest import ROOT
+
+
+def test_gpu_check_dry_run_writes_a_complete_report(tmp_path):
+    out = tmp_path / "gpu"
+    env = {**os.environ, "PYTHON": os.environ.get("PYTHON", str(ROOT / ".venv" / "bin" / "python"))}
+    if not os.path.exists(env["PYTHON"]):
+        import sys
+
+        env["PYTHON"] = sys.executable
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "gpu_report.json").read_text())
+    assert report["dry_run"] is True and report["all_steps_passed"] is True
+    assert set(report["steps"]) == {
+        "gpu_tests",
+        "bench_step_amp0",
+        "bench_step_amp1",
+        "distill_amp",
+        "launch_1gpu",
+    }
+    for amp in ("amp0", "amp1"):
+        bench = report["bench_step"][amp]
+        assert bench["amp"] is (amp == "amp1") and bench["graph_nodes"] > 0
+        assert set(bench["ms"]) == {"student step", "teacher fwd", "GraphKD step", "graph part"}
+    for run in ("distill_amp", "launch_1gpu"):
+        assert report[run]["iterations"] == 3 and report[run]["losses_finite"] is True
+    markdown = (out / "gpu_report.md").read_text()
+    assert "DRY RUN" in markdown and "overhead_pct" in markdown
