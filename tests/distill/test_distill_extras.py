@@ -156,3 +156,32 @@ def test_dense_box_l1_without_foreground_is_connected_zero():
     assert loss.item() == 0.0
     loss.backward()
     assert student.grad is not None
+
+
+def test_roi_logit_kd_default_temperature_is_one():
+    gen = torch.Generator().manual_seed(4)
+    student, teacher = torch.randn(3, 4, generator=gen), torch.randn(3, 4, generator=gen)
+    elements = [e for s, t in zip(student.tolist(), teacher.tolist()) for e in _ref_kl_elements(s, t, 1.0)]
+    assert roi_logit_kd(student, teacher).item() == pytest.approx(sum(elements) / len(elements), rel=1e-5)
+
+
+def test_images_without_rois_count_in_the_mean_over_images():
+    """A trailing image with no sampled RoIs contributes 0 and still counts in the mean (B = 3 images)."""
+    gen = torch.Generator().manual_seed(5)
+    student, teacher = torch.randn(4, 3, generator=gen), torch.randn(4, 3, generator=gen)
+    split = [1, 3, 0]
+    per_image = []
+    for rows in ([0], [1, 2, 3]):
+        elements = [e for r in rows for e in _ref_kl_elements(student[r].tolist(), teacher[r].tolist(), 1.0)]
+        per_image.append(sum(elements) / len(elements))
+    assert roi_logit_kd(student, teacher, 1.0, split, "mean").item() == pytest.approx(
+        sum(per_image) / 3, rel=1e-5
+    )
+    deltas_s, deltas_t = torch.randn(4, 4, generator=gen), torch.randn(4, 4, generator=gen)
+    gt = torch.tensor([0, 1, 2, 0])  # 2 classes: row 2 is background
+    box = [
+        sum(_smooth_l1(float(deltas_s[0, a] - deltas_t[0, a]), 0.0) for a in range(4)) / 1,
+        sum(_smooth_l1(float(deltas_s[r, a] - deltas_t[r, a]), 0.0) for r in (1, 3) for a in range(4)) / 3,
+    ]
+    mean = roi_box_kd(deltas_s, deltas_t, gt, 2, 0.0, split, "mean")
+    assert mean.item() == pytest.approx(sum(box) / 3, rel=1e-5)
