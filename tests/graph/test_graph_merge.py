@@ -283,3 +283,24 @@ def test_lone_data_counts_as_one_graph():
     out = TextNodeMerge(threshold=0.8)(example_graph())
     assert out.cluster.tolist() == [0, 0, 1, 2, 0, 3]
     assert isinstance(out.batch, Batch) and out.batch.num_graphs == 1 and out.batch.ptr.tolist() == [0, 4]
+
+
+def test_merging_a_merged_graph_weights_its_nodes_by_their_size():
+    """Round 1 merges 0 (0 deg) with 1 (36 deg); their mean (18 deg) is then within cos 0.8 of 2 (50 deg),
+    which neither member was close to on its own edge (2 is adjacent to 0 only). One call with 2 rounds,
+    and two calls with 1 round each (the second one sees the first's cluster sizes), give the same nodes:
+    means over the ORIGINAL members, so the second call must weight the merged node by its size 2."""
+    angles = [0.0, 36.0, 50.0, 90.0]
+    teacher = [[math.cos(math.radians(a)), math.sin(math.radians(a))] for a in angles]
+    student = [[1.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 6.0], [9.0, 9.0, 9.0]]
+    graph = make_graph(teacher, [T, T, T, N], [(0, 1), (0, 2), (2, 3)], student=student)
+    once = TextNodeMerge(threshold=0.8, max_rounds=2, min_text_ratio=0.0)(graph)
+    first = TextNodeMerge(threshold=0.8, max_rounds=1, min_text_ratio=0.0)(graph)
+    assert first.batch.num_nodes == 3  # round 1 merged 0 and 1 only
+    twice = TextNodeMerge(threshold=0.8, max_rounds=1, min_text_ratio=0.0)(first.batch)
+    assert once.batch.num_nodes == twice.batch.num_nodes == 2
+    expected_student = torch.tensor(student[:3]).mean(0)  # the mean of the three original members
+    torch.testing.assert_close(once.batch.x[0], expected_student)
+    torch.testing.assert_close(twice.batch.x[0], expected_student)
+    torch.testing.assert_close(twice.batch.x_teacher, once.batch.x_teacher)
+    assert twice.batch.cluster_size.tolist() == once.batch.cluster_size.tolist() == [3, 1]
