@@ -43,7 +43,7 @@ class Negatives(NamedTuple):
 
     student: Tensor  # (M, C, 7, 7) student pooled features (before the adapter)
     teacher: Tensor  # (M, C_t, 7, 7)
-    per_image: Sequence[int]  # M_b per image, sums to M
+    batch: Tensor  # (M,) image of each negative
 
 
 class DistillStages(NamedTuple):
@@ -121,13 +121,11 @@ class GraphKDDistiller(nn.Module):
     def from_config(cls, cfg: Any, student_channels: int, teacher_channels: int, text_classes: Sequence[int]):
         """Map the ``GRAPHKD.*`` config values onto the constructor."""
         g = cfg.GRAPHKD
-        edge_kwargs = {"eps": g.EDGE_LOSS.EPS, "reduction": g.IMAGE_REDUCTION}
+        edge_kwargs = {"reduction": g.IMAGE_REDUCTION}
         if g.EDGE_LOSS.TYPE == "mahalanobis":
-            edge_kwargs["shrinkage"] = g.EDGE_LOSS.SHRINKAGE
+            edge_kwargs.update(eps=g.EDGE_LOSS.EPS, shrinkage=g.EDGE_LOSS.SHRINKAGE)
         elif g.EDGE_LOSS.TYPE == "mahalanobis_diag":
-            edge_kwargs["momentum"] = g.EDGE_LOSS.MOMENTUM
-        else:
-            edge_kwargs = {"reduction": g.IMAGE_REDUCTION}
+            edge_kwargs.update(eps=g.EDGE_LOSS.EPS, momentum=g.EDGE_LOSS.MOMENTUM)
         merge = (
             TextNodeMerge(g.MERGE.THRESH, g.MERGE.MAX_ROUNDS, g.MERGE.MIN_TEXT_RATIO)
             if g.MERGE.ENABLED
@@ -207,10 +205,7 @@ class GraphKDDistiller(nn.Module):
             neg_batch = graphs.batch[~fg_before]
         else:
             neg_student, neg_teacher = self.adapt(negatives.student), negatives.teacher
-            neg_batch = torch.repeat_interleave(
-                torch.arange(num_graphs, device=neg_teacher.device),
-                torch.as_tensor(list(negatives.per_image), device=neg_teacher.device),
-            )
+            neg_batch = negatives.batch
         bg_term = background_node_loss(
             neg_student, neg_teacher, neg_batch, num_foreground, self.bg_weight_alpha
         )

@@ -33,6 +33,11 @@ def _image_index(rois_per_image: Sequence[int] | None, num_rois: int, device) ->
     return torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts), counts.numel()
 
 
+def _check_same_shape(what: str, student: Tensor, teacher: Tensor) -> None:
+    if student.shape != teacher.shape:
+        raise ValueError(f"student {what} {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ")
+
+
 def fpn_feature_mse(
     student_features: dict[str, Tensor], teacher_features: dict[str, Tensor], reduction: str = "mean"
 ) -> Tensor:
@@ -78,10 +83,7 @@ def roi_logit_kd(
     The mean is ELEMENTWISE over the R_b x (Q+1) entries (PyTorch ``kl_div``'s default ``"mean"``), with
     ``p = softmax(logits / T)``. ``rois_per_image`` splits the R rows into images (``None``: one image).
     """
-    if student_logits.shape != teacher_logits.shape:
-        raise ValueError(
-            f"student logits {tuple(student_logits.shape)} and teacher {tuple(teacher_logits.shape)} differ"
-        )
+    _check_same_shape("logits", student_logits, teacher_logits)
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     image, num_images = _image_index(rois_per_image, student_logits.size(0), student_logits.device)
@@ -112,10 +114,7 @@ def roi_box_kd(
     class-agnostic, A = 4); the sum is divided by ALL R_b sampled RoIs of the image. Foreground means
     ``0 <= gt_classes < num_classes``. ``beta`` is ``MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA`` (0 gives L1).
     """
-    if student_deltas.shape != teacher_deltas.shape:
-        raise ValueError(
-            f"student deltas {tuple(student_deltas.shape)} and teacher {tuple(teacher_deltas.shape)} differ"
-        )
+    _check_same_shape("deltas", student_deltas, teacher_deltas)
     num_rois, columns = student_deltas.shape
     if gt_classes.shape != (num_rois,):
         raise ValueError(f"gt_classes {tuple(gt_classes.shape)} must be ({num_rois},)")
@@ -143,10 +142,7 @@ def dense_box_l1(student_deltas: Tensor, teacher_deltas: Tensor, fg_mask: Tensor
 
     Dsig has no dense-head box term; this is GraphKD's own, for RetinaNet students.
     """
-    if student_deltas.shape != teacher_deltas.shape:
-        raise ValueError(
-            f"student deltas {tuple(student_deltas.shape)} and teacher {tuple(teacher_deltas.shape)} differ"
-        )
+    _check_same_shape("deltas", student_deltas, teacher_deltas)
     if fg_mask.shape != student_deltas.shape[:1]:
         raise ValueError(f"fg_mask {tuple(fg_mask.shape)} must be ({student_deltas.size(0)},)")
     fg_mask = fg_mask.bool()

@@ -289,9 +289,7 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         gt_classes = torch.cat([p.gt_classes for p in proposals])
         negative = gt_classes == self.roi_heads.num_classes  # (R,) every sampled negative
         negatives = Negatives(
-            student_pooled[negative],
-            teacher_out["pooled"][negative],
-            torch.bincount(image_index[negative], minlength=len(proposals)).tolist(),
+            student_pooled[negative], teacher_out["pooled"][negative], image_index[negative]
         )
         losses, stats = self.distiller(
             student_pooled[node_mask],
