@@ -28,6 +28,9 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.TEACHER.WEIGHTS = ""
     # extra KEY VALUE overrides applied to the teacher config after CONFIG_FILE
     cfg.TEACHER.OPTS = []
+    # the teacher's class names in its output order (a model-zoo/layoutparser teacher's label map); checked
+    # against the student's training classes; empty = its config's DATASETS.TRAIN classes, when registered here
+    cfg.TEACHER.THING_CLASSES = []
     # shortest image side the teacher sees (its pages are resized, node boxes rescaled); 0 = the student's
     cfg.TEACHER.INPUT_MIN_SIZE = 0
 
@@ -114,6 +117,10 @@ def add_graphkd_config(cfg: CN) -> CN:
     cfg.MODEL.TIMM.OUT_INDICES = [1, 2, 3, 4]
     # load timm's pretrained ImageNet weights (needs them in the local timm/HF cache: nothing is downloaded)
     cfg.MODEL.TIMM.PRETRAINED = False
+    # local file of the full timm model's ImageNet weights (state dict / pytorch_model.bin / .safetensors); "" = none
+    cfg.MODEL.TIMM.PRETRAINED_FILE = ""
+    # "BN" (trainable, from scratch) or "FrozenBN" (ImageNet statistics kept, as MODEL.RESNETS.NORM FrozenBN)
+    cfg.MODEL.TIMM.NORM = "BN"
     # freeze the first N timm feature stages (0 = train all)
     cfg.MODEL.TIMM.FREEZE_AT = 0
 

@@ -1,4 +1,8 @@
-"""Print the versions GraphKD runs with: ``python -m graphkd.env``."""
+"""Print the versions GraphKD runs with: ``python -m graphkd.env [--config-file CONFIG [KEY VALUE ...]]``.
+
+With a config, also what its student and teacher are initialised from (file, keys loaded, missing, unexpected)
+and which input format and normalisation each uses, as the training log says.
+"""
 
 from __future__ import annotations
 
@@ -75,8 +79,34 @@ def collect_env() -> list[tuple[str, str]]:
     return rows
 
 
-def main() -> None:
+def initialisation_rows(config_file: str, opts: list[str]) -> list[tuple[str, str]]:
+    """Which weights the student (and the teacher) of ``config_file`` start from, as training would load them
+    (``MODEL.WEIGHTS``, ``MODEL.TIMM.PRETRAINED_FILE``, ``TEACHER.WEIGHTS``), with keys loaded, missing and
+    unexpected, and each network's input format and normalisation."""
+    from graphkd.config import load_config
+    from graphkd.engine.checkpoint import AtomicCheckpointer
+    from graphkd.engine.trainer import GraphKDTrainer
+    from graphkd.modeling.pretrained import init_reports
+
+    cfg = load_config(config_file, opts)
+    model = GraphKDTrainer.build_model(cfg)
+    checkpointer = AtomicCheckpointer(model)
+    checkpointer.load(cfg.MODEL.WEIGHTS)
+    return [(f"init {r.network}", r.describe()) for r in init_reports(model, cfg, checkpointer.last_load)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config-file", default="", help="also say what the student and teacher of this config start from"
+    )
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args(argv)
     rows = collect_env()
+    if args.config_file:
+        rows += initialisation_rows(args.config_file, args.opts)
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

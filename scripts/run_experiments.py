@@ -38,6 +38,7 @@ from graphkd.engine.runs import (
     DEMO_TEACHER_ITERS,
     REPO_ROOT,
     ROWS,
+    ap_curve,
     cached_results,
     evaluate_run,
     markdown_table,
@@ -84,6 +85,12 @@ def main() -> None:
     )
     parser.add_argument("--iters", type=int, default=DEMO_ITERS, help="student iterations (batch 2)")
     parser.add_argument("--teacher-iters", type=int, default=DEMO_TEACHER_ITERS)
+    parser.add_argument(
+        "--curve-points",
+        type=int,
+        default=0,
+        help="also evaluate every iters/N iterations (AP curves, results.json 'curve'); 0: final only",
+    )
     parser.add_argument("--output", default="output/demo")
     parser.add_argument("--plot", default="docs/ablation.png")
     args = parser.parse_args()
@@ -98,9 +105,10 @@ def main() -> None:
         seeds = [0] if row == "teacher" or row not in args.seeds_for else args.seeds
         for seed in seeds:
             key = f"{row}_s{seed}"
-            config, weights, opts = row_run(row, seed, out, args.iters, args.teacher_iters)
+            config, weights, opts = row_run(row, seed, out, args.iters, args.teacher_iters, args.curve_points)
             if key not in results:
                 results[key] = evaluate_run(config, weights, out / key, opts, num_timed=0)
+                results[key]["curve"] = ap_curve(out / key / "metrics.json")
                 save_results(results_path, results)
 
     summary = summarize_seeds(results, args.rows)

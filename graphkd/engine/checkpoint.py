@@ -97,3 +97,17 @@ class AtomicCheckpointer(DetectionCheckpointer):
             super().tag_last_checkpoint(last_filename_basename)
             return
         atomic_write_text(last_filename_basename, os.path.join(self.save_dir, LAST_CHECKPOINT))
+
+    def load(self, path: str, *args: Any, **kwargs: Any) -> dict:
+        """detectron2's ``load``, remembering what it loaded: ``last_load`` is ``(path, the file's keys under its
+        own names, the model keys it did not fill)``, or None when ``path`` is empty (random initialisation)."""
+        self.last_load = None
+        self._loading = path
+        return super().load(path, *args, **kwargs)
+
+    def _load_model(self, checkpoint: Any) -> Any:
+        file_keys = list(checkpoint.get("model", {}))  # before detectron2 renames model-zoo keys in place
+        incompatible = super()._load_model(checkpoint)
+        missing = {*incompatible.missing_keys, *(key for key, *_ in incompatible.incorrect_shapes)}
+        self.last_load = (getattr(self, "_loading", ""), file_keys, sorted(missing))
+        return incompatible

@@ -18,9 +18,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
 
 
-def schedule_opts(iters: int) -> list[str]:
-    """The same schedule for every model, scaled to ``iters``: warmup, two LR steps, resumable checkpoints."""
-    return [
+def schedule_opts(iters: int, curve_points: int = 0) -> list[str]:
+    """The same schedule for every model, scaled to ``iters``: warmup, two LR steps, resumable checkpoints.
+
+    With ``curve_points`` > 0, detectron2's EvalHook also evaluates every ``iters // curve_points`` iterations
+    (the AP-vs-iteration curve of ``ap_curve``); the final evaluation happens either way.
+    """
+    curve = ["TEST.EVAL_PERIOD", str(max(1, iters // curve_points))] if curve_points > 0 else []
+    return curve + [
         "SOLVER.MAX_ITER",
         str(iters),
         "SOLVER.STEPS",
@@ -92,24 +97,32 @@ THIN_HEADS = ["MODEL.RPN.CONV_DIMS", "[64]", "MODEL.ROI_BOX_HEAD.FC_DIM", "256"]
 ROWS["thin_baseline"] = ("scripts/train_net.py", ROWS["baseline"][1], THIN_HEADS)
 ROWS["thin_full"] = ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, THIN_HEADS)
 
+# The no-KD student at the teacher's schedule: "GraphKD at N iterations vs no KD at 2N" (compute saved).
+ROWS["baseline_long"] = ROWS["baseline"]
+TEACHER_SCHEDULE_ROWS = {"teacher", "baseline_long"}
+
 
 def row_of(run: str) -> str:
     """The row of a run key ``<row>_s<seed>``."""
     return run.rsplit("_s", 1)[0]
 
 
-def row_run(row: str, seed: int, out: Path, iters: int, teacher_iters: int) -> tuple[str, Path, list[str]]:
+def row_run(
+    row: str, seed: int, out: Path, iters: int, teacher_iters: int, curve_points: int = 0
+) -> tuple[str, Path, list[str]]:
     """Train (or resume, or skip) ``row`` with ``seed`` under ``out/<row>_s<seed>``.
 
     The teacher is always ``out/teacher_s0`` (trained first when missing) with ``teacher_iters`` iterations;
-    the students get ``iters``. Returns ``(config, final checkpoint, the row's extra opts)`` for evaluation.
+    the students get ``iters``, except those of ``TEACHER_SCHEDULE_ROWS``, which get ``teacher_iters``. Returns ``(config, final checkpoint, the row's extra opts)`` for evaluation.
     """
     script, config, opts = ROWS[row]
     if row == "teacher":
         iters, seed = teacher_iters, 0
-    run_opts = schedule_opts(iters) + ["SEED", str(seed), *opts]
+    elif row in TEACHER_SCHEDULE_ROWS:
+        iters = teacher_iters
+    run_opts = schedule_opts(iters, curve_points) + ["SEED", str(seed), *opts]
     if script.endswith("distill.py"):
-        teacher = row_run("teacher", 0, out, iters, teacher_iters)[1]
+        teacher = row_run("teacher", 0, out, iters, teacher_iters, curve_points)[1]
         run_opts += ["TEACHER.WEIGHTS", str(teacher)]  # the config names SYNTH_TEACHER_CONFIG
     return config, train_run(script, config, out / f"{row}_s{seed}", run_opts), opts
 
@@ -209,6 +222,23 @@ def final_evaluation(metrics_file: Path) -> dict | None:
     return {k[len("bbox/") :]: v for k, v in final[-1].items() if k.startswith("bbox/")}
 
 
+def ap_curve(metrics_file: Path) -> list[dict]:
+    """Every evaluation detectron2's EvalHook logged in ``metrics.json``, in iteration order: ``{"iteration": i,
+    "AP": ..., "AP-<class>": ...}`` (iteration as logged, i.e. the 0-based index of the last trained step)."""
+    if not metrics_file.exists():
+        return []
+    points = {}
+    for line in metrics_file.read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if "bbox/AP" in record:  # a resumed run may log one iteration twice: the later line wins
+            points[record["iteration"]] = {
+                k[len("bbox/") :]: v for k, v in record.items() if k.startswith("bbox/")
+            }
+    return [{"iteration": i, **points[i]} for i in sorted(points)]
+
+
 def summarize_seeds(results: dict[str, dict], rows: list[str]) -> dict[str, dict]:
     """Per row, the mean of every float metric over its ``<row>_s<seed>`` runs, the AP half range, the seed count."""
     summary = {}
@@ -228,9 +258,17 @@ def cached_results(path: Path) -> dict:
 
 
 def save_results(path: Path, results: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    tmp.replace(path)
+    """Merge ``results`` into the file (under a lock), so that runs of the suite in parallel processes, each
+    with its own rows, keep each other's entries; the file is replaced atomically."""
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = {**cached_results(path), **results}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(merged, indent=2))
+        tmp.replace(path)
+        results.update(merged)
 
 
 def markdown_table(rows: dict[str, dict], extra_columns: tuple[tuple[str, str, str], ...] = ()) -> str:

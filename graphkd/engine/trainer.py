@@ -18,6 +18,7 @@ from detectron2.utils.logger import setup_logger
 
 from graphkd.config import PLAIN_STUDENT_ARCHITECTURE, as_plain_student, load_config
 from graphkd.env import detectron2_has_ops
+from graphkd.modeling.pretrained import init_reports
 
 from . import data as engine_data
 from .checkpoint import AtomicCheckpointer
@@ -108,6 +109,13 @@ class GraphKDTrainer(DefaultTrainer):
             use_fast_impl=detectron2_has_ops(),
         )
 
+    def resume_or_load(self, resume: bool = True) -> None:
+        """detectron2's, then the initialisation report of the student (and the teacher) in the log."""
+        super().resume_or_load(resume=resume)
+        self.init_reports = init_reports(self.model, self.cfg, getattr(self.checkpointer, "last_load", None))
+        for report in self.init_reports:
+            logger.info("Initialisation of the %s", report.describe())
+
     def train(self):
         results = super().train()
         if comm.is_main_process():
@@ -131,6 +139,11 @@ def setup_cfg(args: argparse.Namespace) -> CfgNode:
     cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
+    # GraphKD's own messages (initialisation reports, teacher loading) in the console and OUTPUT_DIR/log.txt,
+    # as detectron2 projects do for theirs
+    setup_logger(
+        output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="graphkd", abbrev_name="graphkd"
+    )
     return cfg
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Sequence
 
 import torch
@@ -78,12 +79,70 @@ def cached_pretrained_kwargs(model_name: str, pretrained: bool, config_key: str)
     return {"pretrained_cfg_overlay": {"file": weights_file}}
 
 
+# FeatureListNet flattens a nested Sequential's children: "blocks.0.1.conv" is "blocks_0.1.conv" in the body
+_FLATTENED = re.compile(r"^([A-Za-z]\w*?)_(\d+)\.")
+
+
+def load_timm_file(body: nn.Module, path: str, model_name: str) -> tuple[str, int, list[str]]:
+    """Load a full timm model's weights file into its ``features_only`` ``body``, strictly.
+
+    Returns ``(path, keys loaded, file keys not used)``; a missing file, a missing weight or a shape that
+    differs is an error naming ``MODEL.TIMM.PRETRAINED_FILE``, the file and the keys.
+    """
+    from timm.models import load_state_dict
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"MODEL.TIMM.PRETRAINED_FILE {path} not found: save timm's ImageNet weights of '{model_name}' there "
+            f"once (python -c \"import timm, torch; torch.save(timm.create_model('{model_name}', "
+            f'pretrained=True).state_dict(), \'{path}\')") or set it to "" to train from scratch'
+        )
+    try:
+        state = load_state_dict(path)
+    except Exception as exc:
+        raise ValueError(
+            f"MODEL.TIMM.PRETRAINED_FILE {path}: cannot read it ({type(exc).__name__}: {exc})"
+        ) from exc
+    mapped, missing, shapes = {}, [], []
+    for key, value in body.state_dict().items():
+        source = key if key in state else _FLATTENED.sub(r"\1.\2.", key)
+        if source not in state:
+            if not key.endswith("num_batches_tracked"):
+                missing.append(key)
+            continue
+        if tuple(state[source].shape) != tuple(value.shape):
+            shapes.append(f"{source}: file {tuple(state[source].shape)} vs model {tuple(value.shape)}")
+            continue
+        mapped[key] = state[source]
+    if missing or shapes:
+        details = "; ".join(shapes[:4] + [f"missing {k}" for k in missing[:4]])
+        raise ValueError(
+            f"MODEL.TIMM.PRETRAINED_FILE {path} does not hold the weights of timm model '{model_name}' "
+            f"({len(missing)} missing, {len(shapes)} of another shape: {details}); is MODEL.TIMM.NAME right?"
+        )
+    body.load_state_dict(mapped, strict=False)  # num_batches_tracked may be absent; everything else is there
+    used = {key if key in state else _FLATTENED.sub(r"\1.\2.", key) for key in mapped}
+    unused = sorted(k for k in state if k not in used and not k.endswith("num_batches_tracked"))
+    logger.info(
+        "Loaded %d timm weights of %s from %s (%d unused: classifier/head)",
+        len(mapped),
+        model_name,
+        path,
+        len(unused),
+    )
+    return path, len(mapped), unused
+
+
 class TimmBackbone(Backbone):
     """A timm ``features_only`` CNN whose outputs are named ``res{log2(stride)}`` (res2..res5).
 
-    Norm layers stay ordinary trainable BatchNorm (no FrozenBN: the students train from scratch or
-    from ImageNet with small per-GPU batches); ``freeze_at`` follows detectron2's ``FREEZE_AT``: 0
-    trains everything, 1 freezes the stem (all layers before the first output), k >= 2 also
+    ``pretrained_file`` (``MODEL.TIMM.PRETRAINED_FILE``) is a local file of the full timm model's ImageNet weights
+    (``torch.save(model.state_dict())``, timm's ``pytorch_model.bin`` or ``model.safetensors``), loaded strictly:
+    every weight of the feature extractor must be in it (the classifier and the layers after the last exported
+    level are not used). ``norm`` "BN" keeps timm's trainable BatchNorm (training from scratch); "FrozenBN"
+    turns every BatchNorm into a frozen one after loading (ImageNet statistics, small per-GPU batches), as
+    detectron2's ResNets do with ``MODEL.RESNETS.NORM FrozenBN``. ``freeze_at`` follows detectron2's
+    ``FREEZE_AT``: 0 trains everything, 1 freezes the stem (all layers before the first output), k >= 2 also
     freezes the first k-1 output stages. Frozen norm layers are kept in eval mode.
     """
 
@@ -94,10 +153,16 @@ class TimmBackbone(Backbone):
         pretrained: bool = False,
         freeze_at: int = 0,
         in_chans: int = 3,
+        pretrained_file: str = "",
+        norm: str = "BN",
     ):
         super().__init__()
         import timm
 
+        if norm not in ("BN", "FrozenBN"):
+            raise ValueError(f'MODEL.TIMM.NORM must be "BN" or "FrozenBN", got {norm!r}')
+        if pretrained and pretrained_file:
+            raise ValueError("set MODEL.TIMM.PRETRAINED or MODEL.TIMM.PRETRAINED_FILE, not both")
         create_kwargs = cached_pretrained_kwargs(model_name, pretrained, "MODEL.TIMM.PRETRAINED")
         try:
             self.body = timm.create_model(
@@ -113,6 +178,14 @@ class TimmBackbone(Backbone):
                 f"MODEL.TIMM.OUT_INDICES {list(out_indices)} are not feature levels of timm model "
                 f"'{model_name}' (see timm.create_model('{model_name}', features_only=True).feature_info)"
             ) from exc
+        # (file, keys of the body loaded from it, file keys it does not use) for the initialisation report
+        self.pretrained_load: tuple[str, int, list[str]] | None = None
+        if pretrained_file:
+            self.pretrained_load = load_timm_file(self.body, pretrained_file, model_name)
+        if norm == "FrozenBN":
+            from timm.layers import freeze_batch_norm_2d
+
+            self.body = freeze_batch_norm_2d(self.body)
         strides = list(self.body.feature_info.reduction())
         channels = list(self.body.feature_info.channels())
         names = []
@@ -215,6 +288,8 @@ def build_timm_backbone(cfg, input_shape: ShapeSpec) -> TimmBackbone:
         pretrained=cfg.MODEL.TIMM.PRETRAINED,
         freeze_at=cfg.MODEL.TIMM.FREEZE_AT,
         in_chans=input_shape.channels,
+        pretrained_file=cfg.MODEL.TIMM.PRETRAINED_FILE,
+        norm=cfg.MODEL.TIMM.NORM,
     )
 
 

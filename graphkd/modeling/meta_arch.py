@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from graphkd.distill import fpn_feature_mse, roi_box_kd, roi_logit_kd
 from graphkd.distill.distiller import GraphKDDistiller, Negatives
 
-from .teacher import build_teacher, load_teacher_config
+from .teacher import TeacherLoadError, build_teacher, load_teacher_config
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,49 @@ def build_teacher_from_cfg(cfg, num_classes: int) -> nn.Module:
     teacher_cfg = load_teacher_config(
         cfg.TEACHER.CONFIG_FILE, list(cfg.TEACHER.OPTS), device=cfg.MODEL.DEVICE
     )
+    check_teacher_label_map(cfg, teacher_cfg)
     return build_teacher(teacher_cfg, cfg.TEACHER.WEIGHTS, expected_num_classes=num_classes)
+
+
+def _registered_classes(dataset_names) -> tuple[str, list[str]] | None:
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    for name in dataset_names:
+        if name in DatasetCatalog.list():
+            classes = MetadataCatalog.get(name).get("thing_classes")
+            if classes:
+                return name, list(classes)
+    return None
+
+
+def check_teacher_label_map(cfg, teacher_cfg) -> None:
+    """Raise when the teacher's classes, in order, are not the student's training classes.
+
+    The teacher's label map is ``TEACHER.THING_CLASSES`` when set (a model-zoo or layoutparser teacher whose
+    config names no dataset registered here), else the classes of its config's ``DATASETS.TRAIN`` when that
+    dataset is registered; the student's are those of ``DATASETS.TRAIN``. Names compare case-insensitively.
+    """
+    from graphkd.data.coco import same_class_name
+
+    student = _registered_classes(cfg.DATASETS.TRAIN)
+    if list(cfg.TEACHER.THING_CLASSES):
+        teacher = ("TEACHER.THING_CLASSES", list(cfg.TEACHER.THING_CLASSES))
+    else:
+        teacher = _registered_classes(teacher_cfg.DATASETS.TRAIN)
+    if student is None or teacher is None:
+        return
+    if len(student[1]) != len(teacher[1]) and teacher[0] != "TEACHER.THING_CLASSES":
+        return  # a class-count mismatch: build_teacher names it with the config keys
+    same = len(student[1]) == len(teacher[1]) and all(map(same_class_name, student[1], teacher[1]))
+    if not same:
+        raise TeacherLoadError(
+            f"the teacher's classes ({teacher[0]}: {_names(teacher[1])}) are not the student's ({student[0]}: "
+            f"{_names(student[1])}) in the same order: class i of the teacher must be class i of the student"
+        )
+
+
+def _names(classes: list[str], first: int = 10) -> str:
+    return str(classes[:first])[:-1] + (f", ... {len(classes)} in all]" if len(classes) > first else "]")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,8 @@ from torch import nn
 
 from graphkd.config import get_graphkd_cfg
 
+from .pretrained import InitReport, random_init_report, report_from_load
+
 __all__ = [
     "TRUST_ENV",
     "TeacherLoadError",
@@ -56,15 +58,103 @@ class UntrustedCheckpointError(ValueError):
     """A checkpoint needs full unpickling and the user has not opted in to it."""
 
 
-def load_teacher_config(config_file: str, opts: Sequence[str] = (), device: str = "cpu") -> CfgNode:
-    """``get_graphkd_cfg()`` + ``config_file`` + ``opts``, on ``device``; config errors name the file and key."""
+def resolve_teacher_config(config_file: str) -> str:
+    """``TEACHER.CONFIG_FILE`` as a file: a path, or a detectron2 model-zoo name such as
+    ``COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml`` (the file packaged with detectron2)."""
     if not config_file:
         raise FileNotFoundError("TEACHER.CONFIG_FILE is empty: the teacher needs a detectron2 config file")
-    if not os.path.isfile(config_file):
-        raise FileNotFoundError(f"teacher config file not found: {config_file}")
+    if os.path.isfile(config_file):
+        return config_file
+    if config_file.endswith(".yaml") and not os.path.isabs(config_file):
+        from detectron2 import model_zoo
+
+        try:
+            return model_zoo.get_config_file(config_file)
+        except RuntimeError:
+            pass
+    raise FileNotFoundError(
+        f"teacher config file not found: {config_file} (neither a file nor a detectron2 model-zoo config name "
+        "such as COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml)"
+    )
+
+
+def _unknown_keys(known: CfgNode, loaded: Mapping, prefix: str = "") -> list[str]:
+    """Dotted keys of ``loaded`` that ``known`` does not have."""
+    unknown = []
+    for key, value in loaded.items():
+        if key not in known:
+            unknown.append(prefix + key)
+        elif isinstance(value, Mapping) and isinstance(known[key], CfgNode):
+            unknown += _unknown_keys(known[key], value, f"{prefix}{key}.")
+    return unknown
+
+
+def _drop_key(tree: dict, dotted: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree[part]
+    del tree[leaf]
+
+
+def merge_teacher_file(cfg: CfgNode, config_file: str) -> list[str]:
+    """Merge a teacher's config file into ``cfg``, tolerating keys this detectron2 does not know.
+
+    A config dumped by another detectron2 version (a trainer's ``OUTPUT_DIR/config.yaml``, a layoutparser
+    model's ``config.yaml``) may hold keys this one lacks. Outside ``MODEL.*`` they cannot change the teacher
+    network (solver, data loader, test settings): they are dropped with one warning listing them, and returned.
+    Unknown ``MODEL.*`` keys could change it: they are an error naming them.
+    """
+    import tempfile
+
+    import yaml
+
+    loaded = CfgNode.load_yaml_with_base(config_file, allow_unsafe=True)  # _BASE_ chains resolved
+    unknown = _unknown_keys(cfg, loaded)
+    model_keys = [key for key in unknown if key.startswith("MODEL.")]
+    if model_keys:
+        raise ValueError(
+            f"{config_file} sets model keys this detectron2 does not know ({_key_list(model_keys)}): they may "
+            "change the teacher network, so it cannot be built as it was trained; use the detectron2 version "
+            "the teacher was trained with, or remove the keys if you know they are defaults"
+        )
+    if not unknown:
+        cfg.merge_from_file(config_file)
+        return []
+    logger.warning(
+        "Teacher config %s: ignoring %d keys this detectron2 does not know (none under MODEL, so the network is "
+        "unchanged): %s",
+        config_file,
+        len(unknown),
+        ", ".join(unknown),
+    )
+    for key in unknown:
+        _drop_key(loaded, key)
+    with tempfile.TemporaryDirectory() as tmp:  # merge_from_file keeps detectron2's VERSION upgrade logic
+        pruned = os.path.join(tmp, os.path.basename(config_file))
+        with open(pruned, "w") as f:
+            yaml.safe_dump(_plain(loaded), f)
+        cfg.merge_from_file(pruned)
+    return unknown
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def load_teacher_config(config_file: str, opts: Sequence[str] = (), device: str = "cpu") -> CfgNode:
+    """``get_graphkd_cfg()`` + ``config_file`` + ``opts``, on ``device``; config errors name the file and key.
+
+    ``config_file`` is a path or a detectron2 model-zoo name (:func:`resolve_teacher_config`); a dumped config
+    with keys this detectron2 lacks is handled by :func:`merge_teacher_file`.
+    """
+    config_file = resolve_teacher_config(config_file)
     cfg = get_graphkd_cfg()
     try:
-        cfg.merge_from_file(config_file)
+        merge_teacher_file(cfg, config_file)
     except Exception as exc:  # yaml.YAMLError, KeyError("Non-existent config key: ..."), type mismatches
         raise ValueError(f"{config_file} is not a valid detectron2 config: {_describe(exc)}") from exc
     try:
@@ -250,9 +340,10 @@ def _suffix_shape_mismatches(
     return found
 
 
-def _load_weights(model: nn.Module, cfg: CfgNode, weights: str) -> None:
+def _load_weights(model: nn.Module, cfg: CfgNode, weights: str) -> InitReport:
     checkpoint = _read_checkpoint(weights)
     state = checkpoint["model"]
+    file_keys = list(state)
     model_state = model.state_dict()
     if checkpoint.get("matching_heuristics", False):  # model-zoo names: detectron2's suffix matching
         state = align_and_update_state_dicts(
@@ -284,6 +375,7 @@ def _load_weights(model: nn.Module, cfg: CfgNode, weights: str) -> None:
         )
     if unexpected:
         logger.warning("Teacher checkpoint %s: ignoring unexpected keys %s", weights, unexpected)
+    return report_from_load("teacher", weights, list(model_state), file_keys, incompatible.missing_keys, cfg)
 
 
 def build_teacher(teacher_cfg: CfgNode, weights: str, expected_num_classes: int | None = None) -> nn.Module:
@@ -299,12 +391,13 @@ def build_teacher(teacher_cfg: CfgNode, weights: str, expected_num_classes: int 
         )
     model = build_model(teacher_cfg)
     if weights:
-        _load_weights(model, teacher_cfg, weights)
+        model.init_report = _load_weights(model, teacher_cfg, weights)
         logger.info("Loaded teacher weights from %s", weights)
     elif os.environ.get(ALLOW_RANDOM_ENV) == "1":
         logger.warning(
             "TEACHER.WEIGHTS is empty: using a randomly initialised teacher (%s=1)", ALLOW_RANDOM_ENV
         )
+        model.init_report = random_init_report("teacher", model, teacher_cfg)
     else:
         raise TeacherLoadError(
             "TEACHER.WEIGHTS is empty: a randomly initialised teacher teaches nothing "
