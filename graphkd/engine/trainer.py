@@ -18,7 +18,7 @@ from detectron2.utils.logger import setup_logger
 
 from graphkd.config import PLAIN_STUDENT_ARCHITECTURE, as_plain_student, load_config
 from graphkd.env import detectron2_has_ops
-from graphkd.modeling.pretrained import init_reports
+from graphkd.modeling.pretrained import init_reports, require_weights_file
 
 from . import data as engine_data
 from .checkpoint import AtomicCheckpointer
@@ -111,6 +111,8 @@ class GraphKDTrainer(DefaultTrainer):
 
     def resume_or_load(self, resume: bool = True) -> None:
         """detectron2's, then the initialisation report of the student (and the teacher) in the log."""
+        if not (resume and self.checkpointer.has_checkpoint()):
+            require_weights_file(self.cfg.MODEL.WEIGHTS)
         super().resume_or_load(resume=resume)
         self.init_reports = init_reports(self.model, self.cfg, getattr(self.checkpointer, "last_load", None))
         for report in self.init_reports:
@@ -144,6 +146,7 @@ def setup_cfg(args: argparse.Namespace) -> CfgNode:
     setup_logger(
         output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="graphkd", abbrev_name="graphkd"
     )
+    logging.getLogger("graphkd").propagate = True  # setup_logger stops it; keep it for the application's own
     return cfg
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pickle
 import re
 from collections import Counter
@@ -33,6 +34,7 @@ __all__ = [
     "init_reports",
     "random_init_report",
     "report_from_load",
+    "require_weights_file",
     "student_init_report",
 ]
 
@@ -145,8 +147,12 @@ def report_from_load(
     cfg,
 ) -> InitReport:
     """An :class:`InitReport` from a load's outcome. ``file_keys`` are the file's own names: with detectron2's
-    matching heuristics a file key counts as used when it is a loaded model key or a dotted suffix of one."""
-    missing_set = set(missing)
+    matching heuristics a file key counts as used when it is a loaded model key or a dotted suffix of one. Keys
+    are the student's (or teacher's) own: BN's ``num_batches_tracked`` counters are left out."""
+    # BN step counters are bookkeeping, not weights (BatchNorm fills a missing one itself)
+    model_keys = [key for key in model_keys if not key.endswith("num_batches_tracked")]
+    file_keys = [key for key in file_keys if not key.endswith("num_batches_tracked")]
+    missing_set = set(missing) & set(model_keys)
     loaded = [key for key in model_keys if key not in missing_set]
     suffixes = set()
     for key in loaded:
@@ -171,6 +177,19 @@ def random_init_report(
 ) -> InitReport:
     keys = list(model.state_dict()) if keys is None else list(keys)
     return report_from_load(network, "", keys, [], keys, cfg)
+
+
+def require_weights_file(weights: str, key: str = "MODEL.WEIGHTS") -> None:
+    """Raise a ``FileNotFoundError`` that says how to make it when a local ``weights`` file is missing
+    (detectron2 would stop with a bare ``AssertionError``); URLs (``detectron2://``, ``https://``) are left to
+    detectron2's download handling, and "" means random initialisation."""
+    if not weights or "://" in weights or os.path.isfile(weights):
+        return
+    raise FileNotFoundError(
+        f"{key} {weights} not found. ImageNet weights: convert torchvision's ResNet with "
+        f'scripts/convert_torchvision.py IN.pth {weights} (README "Paper-scale runs"), or point {key} at your '
+        f'file; to train from scratch set {key} "" (with SyncBN/GN and a longer schedule)'
+    )
 
 
 def _student_state_keys(model: torch.nn.Module) -> list[str]:

@@ -102,7 +102,8 @@ def merge_teacher_file(cfg: CfgNode, config_file: str) -> list[str]:
     A config dumped by another detectron2 version (a trainer's ``OUTPUT_DIR/config.yaml``, a layoutparser
     model's ``config.yaml``) may hold keys this one lacks. Outside ``MODEL.*`` they cannot change the teacher
     network (solver, data loader, test settings): they are dropped with one warning listing them, and returned.
-    Unknown ``MODEL.*`` keys could change it: they are an error naming them.
+    Unknown ``MODEL.*`` keys could change it, and unknown top-level sections mean another tool's file: both are
+    errors naming the keys.
     """
     import tempfile
 
@@ -110,6 +111,11 @@ def merge_teacher_file(cfg: CfgNode, config_file: str) -> list[str]:
 
     loaded = CfgNode.load_yaml_with_base(config_file, allow_unsafe=True)  # _BASE_ chains resolved
     unknown = _unknown_keys(cfg, loaded)
+    top_level = [key for key in unknown if "." not in key]
+    if top_level:  # not another detectron2 version's config, but another tool's file
+        raise ValueError(
+            f"{config_file} has top-level keys detectron2 configs do not have ({_key_list(top_level)})"
+        )
     model_keys = [key for key in unknown if key.startswith("MODEL.")]
     if model_keys:
         raise ValueError(

@@ -134,6 +134,19 @@ def test_converted_torchvision_resnet_equals_torchvision(depth, config, extra, t
             assert diff <= 1e-4, f"res{stage + 1} vs layer{stage}: max abs difference {diff}"
 
 
+def test_missing_local_weights_file_says_how_to_make_it(tmp_path):
+    from graphkd.modeling.pretrained import require_weights_file
+
+    with pytest.raises(
+        FileNotFoundError, match=r"MODEL\.WEIGHTS .*R-18\.pkl not found.*convert_torchvision\.py"
+    ):
+        require_weights_file(str(tmp_path / "R-18.pkl"))
+    require_weights_file("")  # random initialisation
+    require_weights_file("detectron2://ImageNetPretrained/MSRA/R-50.pkl")  # detectron2 downloads URLs
+    (tmp_path / "R-18.pkl").write_bytes(b"")
+    require_weights_file(str(tmp_path / "R-18.pkl"))
+
+
 def test_convert_torchvision_rejects_a_non_resnet_file(tmp_path):
     from graphkd.modeling.pretrained import convert_torchvision_file
 
@@ -468,3 +481,38 @@ def test_paper_scale_graphkd_run_from_converted_imagenet_weights(tmp_path):
     ]
     losses = [row for row in rows if "loss_graphkd_node_fg" in row]
     assert losses and all(math.isfinite(row["total_loss"]) for row in losses)
+
+
+def test_env_reports_each_networks_initialisation(tmp_path, capsys, tiny_teacher):
+    """``python -m graphkd.env --config-file ...``: the student from an ImageNet file, the teacher from its
+    checkpoint, with counts and conventions (main() in process: the subprocess form is test_foundation's)."""
+    import torchvision
+
+    from graphkd.env import main
+    from graphkd.modeling.pretrained import convert_torchvision_file
+
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "resnet18.pth")
+    convert_torchvision_file(tmp_path / "resnet18.pth", tmp_path / "R-18.pkl")
+    teacher_config, teacher_weights = tiny_teacher
+    main(
+        [
+            "--config-file",
+            str(ROOT / "configs/synthetic/graphkd_R18_from_R50.yaml"),
+            *(str(v) for v in TINY_OPTS),
+            "MODEL.WEIGHTS",
+            str(tmp_path / "R-18.pkl"),
+            "TEACHER.CONFIG_FILE",
+            teacher_config,
+            "TEACHER.WEIGHTS",
+            teacher_weights,
+        ]
+    )
+    out = capsys.readouterr().out
+    student = next(line for line in out.splitlines() if line.startswith("init student"))
+    teacher = next(line for line in out.splitlines() if line.startswith("init teacher"))
+    assert f"{tmp_path / 'R-18.pkl'}: 100/" in student and "0 unexpected; RGB input" in student
+    assert f"{teacher_weights}: " in teacher and "0 missing" in teacher
+    # a student without weights says so
+    main(["--config-file", str(ROOT / "configs/synthetic/student_R18.yaml"), "MODEL.DEVICE", "cpu"])
+    out = capsys.readouterr().out
+    assert "random initialisation (no weights file): 0/" in out
