@@ -52,7 +52,7 @@ PARTS = ("body", "FPN", "RPN", "RoI heads")  # FLOPs columns per part of a detec
 def gflops(model: nn.Module, inputs: dict) -> dict[str, float]:
     """fvcore GFLOPs of one page: ``total`` and one entry per :data:`PARTS` (the FPN is the backbone minus
     its bottom-up body)."""
-    from detectron2.utils.analysis import FlopCountAnalysis  # after graphkd.inference.export (caffe2-free)
+    from detectron2.utils.analysis import FlopCountAnalysis  # after trace_model (caffe2-free patch)
 
     analysis = FlopCountAnalysis(model, [inputs])
     analysis.unsupported_ops_warnings(False)

@@ -10,7 +10,10 @@ import importlib
 import importlib.util
 import platform
 import sys
-from pathlib import Path
+
+from graphkd.detectron2_info import detectron2_flavour, detectron2_has_ops, detectron2_ops
+
+__all__ = ["collect_env", "detectron2_flavour", "detectron2_has_ops", "detectron2_ops", "main"]
 
 
 def _version(module_name: str) -> str:
@@ -19,36 +22,6 @@ def _version(module_name: str) -> str:
     except Exception as exc:  # report, never crash: this is the tool people run when something is broken
         return f"not importable ({type(exc).__name__}: {exc})"
     return str(getattr(module, "__version__", "unknown version"))
-
-
-def detectron2_ops() -> str:
-    """Say whether detectron2's compiled C++/CUDA ops are present (the Python-only install has a stub)."""
-    try:
-        import detectron2
-        from detectron2 import _C
-    except Exception as exc:
-        return f"absent ({type(exc).__name__})"
-    if (Path(detectron2.__file__).parent / "_GRAPHKD_PYTHON_ONLY").exists():
-        return "absent (Python-only install: scripts/install_detectron2.py; rotated/deformable ops raise)"
-    return f"present ({getattr(_C, '__file__', '?')})"
-
-
-def detectron2_has_ops() -> bool:
-    """True when detectron2's compiled ops are importable (False for the Python-only install)."""
-    return detectron2_ops().startswith("present")
-
-
-def detectron2_flavour() -> str:
-    """Which detectron2 this is. 0.6 and upstream main both say ``__version__ == "0.6"``, so main is told by a
-    feature 0.6 lacks: ``detectron2.modeling.backbone.vit`` (ViTDet, added after the 0.6 release)."""
-    try:
-        import detectron2
-    except Exception as exc:
-        return f"not importable ({type(exc).__name__})"
-    is_main = importlib.util.find_spec("detectron2.modeling.backbone.vit") is not None
-    release = "main (after 0.6: has modeling.backbone.vit)" if is_main else "0.6 release"
-    ops = "compiled C++ ops" if detectron2_has_ops() else "Python only, _C stand-in"
-    return f"{release}, {ops} ({Path(detectron2.__file__).parent})"
 
 
 def collect_env() -> list[tuple[str, str]]:
@@ -83,8 +56,8 @@ def initialisation_rows(config_file: str, opts: list[str]) -> list[tuple[str, st
     """Which weights the student (and the teacher) of ``config_file`` start from, as training would load them
     (``MODEL.WEIGHTS``, ``MODEL.TIMM.PRETRAINED_FILE``, ``TEACHER.WEIGHTS``), with keys loaded, missing and
     unexpected, and each network's input format and normalisation."""
-    from graphkd.config import load_config
     from graphkd.engine.checkpoint import AtomicCheckpointer
+    from graphkd.engine.setup import load_config
     from graphkd.engine.trainer import GraphKDTrainer
     from graphkd.modeling.pretrained import init_reports
 

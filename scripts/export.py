@@ -19,7 +19,7 @@ of 100; the matched ones agree within 1.3e-3 px): check trained weights. The max
 the exit status is 1 when the check fails, 2 when the export cannot run (e.g. onnx/onnxruntime missing).
 Writes DIR/model.ts or DIR/model.onnx and DIR/export_info.json (input, outputs, preprocessing, categories, the
 check). A GraphKD config exports its student. Trailing ``KEY VALUE`` pairs override the config. The logic is
-``graphkd.inference.export``.
+``graphkd.inference.export`` (and ``graphkd.inference.verify``); this script gives it the pages.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ import argparse
 import logging
 import sys
 
-from graphkd.inference.export import EXPORT_FORMATS, OnnxUnavailableError, run_export
+import numpy as np
+
+from graphkd.inference.export import EXPORT_FORMATS, OnnxUnavailableError, check_export_format, run_export
+from graphkd.inference.pages import read_image_rgb
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,11 +47,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def generated_page(size: tuple[int, int] = (600, 800), seed: int = 0) -> np.ndarray:
+    """A synthetic PubLayNet-like page, (H, W, 3) uint8 RGB, for when no sample page is given."""
+    from graphkd.data.synthetic import render_page
+
+    image, _ = render_page(np.random.default_rng(seed), size=size)
+    return np.asarray(image.convert("RGB"))
+
+
+def check_pages(sample: str | None) -> list[np.ndarray]:
+    """The page to trace and check on (``sample``, or a generated portrait page) and a generated landscape
+    page of another size, to check that the trace generalises."""
+    return [
+        read_image_rgb(sample) if sample else generated_page((600, 800), seed=0),
+        generated_page((800, 600), 1),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = run_export(args.config_file, args.weights, args.output, args.format, args.sample, args.opts)
+        check_export_format(args.format)  # before rendering: a missing onnxruntime is said first
+        pages = check_pages(args.sample)
+        report = run_export(
+            args.config_file, args.weights, args.output, pages, fmt=args.format, opts=args.opts
+        )
     except (FileNotFoundError, OnnxUnavailableError, TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,8 +21,19 @@ from pathlib import Path
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from . import synthetic
-from .coco import DatasetError, category_mapping, load_layout_coco_json, read_coco_json, same_class_name
-from .prima import PRIMA_CLASSES, PRIMA_TEXT_CLASSES
+from .classes import (
+    DOCLAYNET_CLASSES,
+    DOCLAYNET_TEXT_CLASSES,
+    HJ_CLASSES,
+    HJ_TEXT_CLASSES,
+    PRIMA_CLASSES,
+    PRIMA_TEXT_CLASSES,
+    PUBLAYNET_CLASSES,
+    PUBLAYNET_TEXT_CLASSES,
+    default_text_classes,
+)
+from .coco import category_mapping, load_layout_coco_json, read_coco_json
+from .errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +54,16 @@ __all__ = [
 DATASETS_ENV = "GRAPHKD_DATASETS"
 EXTRA_DATASETS_ENV = "GRAPHKD_EXTRA_DATASETS"
 
-HJ_CLASSES = ["Page Frame", "Row", "Title Region", "Text Region", "Title", "Subtitle", "Other"]
-HJ_TEXT_CLASSES = ["Row", "Title Region", "Text Region", "Title", "Subtitle"]
-
 # family -> (class names in category-id order 1..N, text classes, how to get the data)
 _FAMILIES: dict[str, tuple[list[str], list[str], str]] = {
     "publaynet": (
-        synthetic.SCHEMAS["publaynet"],
-        synthetic.TEXT_CLASSES["publaynet"],
+        PUBLAYNET_CLASSES,
+        PUBLAYNET_TEXT_CLASSES,
         "download publaynet.tar.gz from https://github.com/ibm-aur-nlp/PubLayNet and extract it into {root}",
     ),
     "doclaynet": (
-        synthetic.SCHEMAS["doclaynet"],
-        synthetic.TEXT_CLASSES["doclaynet"],
+        DOCLAYNET_CLASSES,
+        DOCLAYNET_TEXT_CLASSES,
         "download DocLayNet_core.zip from https://github.com/DS4SD/DocLayNet and extract it into "
         "{root}/DocLayNet_core",
     ),
@@ -93,22 +101,10 @@ BUILTIN_SYNTHETIC: dict[str, tuple[str, int, int]] = {
     "synth_publaynet_val": ("synth_publaynet/val", 200, 1),
 }
 
-_KNOWN_TEXT_CLASSES = {
-    *synthetic.TEXT_CLASSES["publaynet"],
-    *synthetic.TEXT_CLASSES["doclaynet"],
-    *PRIMA_TEXT_CLASSES,
-    *HJ_TEXT_CLASSES,
-}
-
 
 def datasets_root() -> Path:
     """``$GRAPHKD_DATASETS``, default ``./datasets``."""
     return Path(os.environ.get(DATASETS_ENV, "datasets"))
-
-
-def default_text_classes(class_names: Sequence[str]) -> list[str]:
-    """The text-like classes among ``class_names`` by name (METHOD §2 lists for the known datasets)."""
-    return [n for n in class_names if any(same_class_name(n, t) for t in _KNOWN_TEXT_CLASSES)]
 
 
 def _register(name: str, loader: Callable[[], list[dict]], **metadata: object) -> None:
@@ -320,6 +316,8 @@ def text_class_ids(dataset_name: str) -> list[int]:
             raise KeyError(f"dataset {dataset_name!r} has no thing_classes or json_file in its metadata")
         names, id_map = category_mapping(json_file, read_coco_json(json_file), None)
         meta.set(thing_classes=names, thing_dataset_id_to_contiguous_id=id_map)
+        if meta.get("text_classes") is None:  # set together with the class names, as on first load
+            meta.text_classes = default_text_classes(names)
     classes = list(meta.thing_classes)
     text = meta.get("text_classes")
     if text is None:

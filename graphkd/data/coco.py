@@ -15,29 +15,18 @@ import json
 import logging
 import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from .classes import default_text_classes, same_class_name
+from .errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DatasetError", "load_layout_coco_json", "read_coco_json", "same_class_name"]
 
 _MAX_LISTED = 5
-
-
-class DatasetError(ValueError):
-    """A dataset file is missing, malformed or inconsistent; the message names the file and record."""
-
-
-def same_class_name(a: str, b: str) -> bool:
-    """Class names compare equal ignoring case, spaces, '-' and '_' (``Page Frame`` == ``page_frame``)."""
-    return _norm(a) == _norm(b)
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", str(name).lower())
 
 
 def read_coco_json(json_file: str | Path) -> dict[str, Any]:
@@ -162,7 +151,22 @@ def load_layout_coco_json(
     names, id_map = category_mapping(json_file, data, class_names)
     if meta is not None:
         _update_metadata(meta, names, id_map, json_file)
+    images = _image_records(json_file, image_root, data)
+    if check_images:
+        _check_files_exist(json_file, image_root, [img["file_name"] for img in data["images"]])
+    _add_annotations(json_file, data, images, id_map, BoxMode.XYWH_ABS)
+    logger.info(
+        "Loaded %d images, %d boxes in %d classes from %s",
+        len(images),
+        sum(len(r["annotations"]) for r in images.values()),
+        len(names),
+        json_file,
+    )
+    return list(images.values())
 
+
+def _image_records(json_file: Path, image_root: Path, data: dict[str, Any]) -> dict[Any, dict]:
+    """Dataset dicts without annotations, by image id; missing keys, duplicate ids and bad sizes raise."""
     images: dict[Any, dict] = {}
     for index, img in enumerate(data["images"]):
         if not isinstance(img, dict):
@@ -187,9 +191,13 @@ def load_layout_coco_json(
         }
     if not images:
         raise DatasetError(f"{json_file}: no images")
-    if check_images:
-        _check_files_exist(json_file, image_root, [img["file_name"] for img in data["images"]])
+    return images
 
+
+def _add_annotations(
+    json_file: Path, data: dict[str, Any], images: dict[Any, dict], id_map: dict[int, int], box_mode: Any
+) -> None:
+    """Validate the annotations into their images' records; empty boxes dropped, outside ones clipped."""
     ann_ids: set[Any] = set()
     dropped = clipped = bad_segm = 0
     for index, ann in enumerate(data["annotations"]):
@@ -228,7 +236,7 @@ def load_layout_coco_json(
             clipped += 1
         obj = {
             "bbox": [x0, y0, x1 - x0, y1 - y0],
-            "bbox_mode": BoxMode.XYWH_ABS,
+            "bbox_mode": box_mode,
             "category_id": id_map[ann["category_id"]],
             "iscrowd": int(ann.get("iscrowd", 0)),
         }
@@ -245,20 +253,10 @@ def load_layout_coco_json(
         logger.warning("%s: clipped %d boxes reaching outside their image", json_file, clipped)
     if bad_segm:
         logger.warning("%s: ignored %d malformed segmentations (boxes kept)", json_file, bad_segm)
-    logger.info(
-        "Loaded %d images, %d boxes in %d classes from %s",
-        len(images),
-        sum(len(r["annotations"]) for r in images.values()),
-        len(names),
-        json_file,
-    )
-    return list(images.values())
 
 
 def _update_metadata(meta: Any, names: list[str], id_map: dict[int, int], json_file: Path) -> None:
     """Fill in or check the dataset's class metadata against what the file says."""
-    from .catalog import default_text_classes
-
     current = meta.get("thing_dataset_id_to_contiguous_id")
     if current is not None and dict(current) != id_map:
         raise DatasetError(

@@ -32,14 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .coco import DatasetError
+from .classes import PRIMA_CLASSES, PRIMA_TEXT_CLASSES
+from .errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["PRIMA_CLASSES", "PRIMA_TEXT_CLASSES", "REGION_TO_CLASS", "convert_prima", "parse_page_xml"]
-
-PRIMA_CLASSES = ["TextRegion", "ImageRegion", "TableRegion", "MathsRegion", "SeparatorRegion", "OtherRegion"]
-PRIMA_TEXT_CLASSES = ["TextRegion"]
 
 REGION_TO_CLASS: dict[str, str] = {
     "TextRegion": "TextRegion",
@@ -186,38 +184,50 @@ def convert_prima(
         image_id = index + 1
         images.append({"id": image_id, "file_name": image_path.name, "width": width, "height": height})
         for region in page["regions"]:
-            pts = region["points"]
-            if not pts:
+            if not region["points"]:
                 logger.warning("%s: %s id=%s has no points; skipped", xml_path, region["type"], region["id"])
                 continue
-            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            x0, y0 = max(min(xs), 0.0), max(min(ys), 0.0)
-            w = max(min(max(xs), width) - x0, 1.0)
-            h = max(min(max(ys), height) - y0, 1.0)
-            polygon = (
-                [c for p in pts for c in p]
-                if len(pts) >= 3
-                else [x0, y0, x0 + w, y0, x0 + w, y0 + h, x0, y0 + h]
-            )
-            area = _polygon_area(pts) if len(pts) >= 3 else 0.0
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": category_ids[region["category"]],
-                    "bbox": [x0, y0, w, h],
-                    "area": area if area > 0 else w * h,
-                    "iscrowd": 0,
-                    "segmentation": [polygon],
-                    "region_type": region["type"],
-                }
-            )
+            annotation = _region_annotation(region, width, height, category_ids[region["category"]])
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **annotation})
     if missing:
         raise DatasetError(
             f"{images_dir}: no image found for {len(missing)} of {len(xml_files)} PAGE files (first: "
             + ", ".join(missing[:5])
             + ")"
         )
+    return _write_splits(images, annotations, category_ids, out_dir, val_fraction, seed)
+
+
+def _region_annotation(region: dict, width: int, height: int, category_id: int) -> dict:
+    """COCO fields of one region but its ids: the box is the polygon's extent, at least 1 px each way."""
+    pts = region["points"]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0, y0 = max(min(xs), 0.0), max(min(ys), 0.0)
+    w = max(min(max(xs), width) - x0, 1.0)
+    h = max(min(max(ys), height) - y0, 1.0)
+    polygon = (
+        [c for p in pts for c in p] if len(pts) >= 3 else [x0, y0, x0 + w, y0, x0 + w, y0 + h, x0, y0 + h]
+    )
+    area = _polygon_area(pts) if len(pts) >= 3 else 0.0
+    return {
+        "category_id": category_id,
+        "bbox": [x0, y0, w, h],
+        "area": area if area > 0 else w * h,
+        "iscrowd": 0,
+        "segmentation": [polygon],
+        "region_type": region["type"],
+    }
+
+
+def _write_splits(
+    images: list[dict],
+    annotations: list[dict],
+    category_ids: dict[str, int],
+    out_dir: Path,
+    val_fraction: float,
+    seed: int,
+) -> tuple[Path, Path]:
+    """Write ``train.json`` and ``val.json``: a ``val_fraction`` of the pages, chosen with ``seed``."""
     n_val = int(round(len(images) * val_fraction))
     if val_fraction > 0 and n_val == 0 and len(images) > 1:
         n_val = 1

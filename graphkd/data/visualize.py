@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from . import _render as R
+from .synthetic.glyphs import GLYPHS, font_families
 
 __all__ = ["CLASS_COLOURS", "draw_annotations", "preview_grid"]
 
@@ -65,9 +65,9 @@ def preview_grid(
     pad = 10
     columns = max(1, min(columns, len(drawn)))
     rows = (len(drawn) + columns - 1) // columns
-    font_path = R.font_families()[sorted(R.font_families())[0]]["regular"]
+    font_path = font_families()[sorted(font_families())[0]]["regular"]
     size = 16
-    font = R.GLYPHS.font(font_path, size)
+    font = GLYPHS.font(font_path, size)
     legend_h = 2 * size + 2 * pad
     grid = Image.new("RGB", (columns * (cell_w + pad) + pad, rows * (cell_h + pad) + pad + legend_h), "white")
     for k, im in enumerate(drawn):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -116,38 +116,6 @@ class GraphKDDistiller(nn.Module):
         self.merge = merge
         self.sampler = AdaptiveNodeSampler(mode=sampling_mode, beta=sampling_beta)
         self.image_reduction = image_reduction
-
-    @classmethod
-    def from_config(cls, cfg: Any, student_channels: int, teacher_channels: int, text_classes: Sequence[int]):
-        """Map the ``GRAPHKD.*`` config values onto the constructor."""
-        g = cfg.GRAPHKD
-        edge_kwargs = {"reduction": g.IMAGE_REDUCTION}
-        if g.EDGE_LOSS.TYPE == "mahalanobis":
-            edge_kwargs.update(eps=g.EDGE_LOSS.EPS, shrinkage=g.EDGE_LOSS.SHRINKAGE)
-        elif g.EDGE_LOSS.TYPE == "mahalanobis_diag":
-            edge_kwargs.update(eps=g.EDGE_LOSS.EPS, momentum=g.EDGE_LOSS.MOMENTUM)
-        merge = (
-            TextNodeMerge(g.MERGE.THRESH, g.MERGE.MAX_ROUNDS, g.MERGE.MIN_TEXT_RATIO)
-            if g.MERGE.ENABLED
-            else None
-        )
-        return cls(
-            student_channels=student_channels,
-            teacher_channels=teacher_channels,
-            fg_loss_weight=g.NODE_LOSS.FG_WEIGHT,
-            bg_loss_weight=g.NODE_LOSS.BG_WEIGHT,
-            bg_weight_alpha=g.BG_WEIGHT_ALPHA,
-            edge_loss_weight=g.EDGE_LOSS_WEIGHT,
-            edge_loss=build_edge_loss(g.EDGE_LOSS.TYPE, **edge_kwargs),
-            node_type_mode=g.NODE_TYPE.MODE,
-            text_classes=text_classes,
-            adjacency_gap=g.ADJACENCY.GAP,
-            min_axis_overlap=g.ADJACENCY.MIN_AXIS_OVERLAP,
-            merge=merge,
-            sampling_mode=g.SAMPLING.MODE,
-            sampling_beta=g.SAMPLING.BETA,
-            image_reduction=g.IMAGE_REDUCTION,
-        )
 
     def adapt(self, student_feats: Tensor) -> Tensor:
         """Map student RoI features onto the teacher's channels (identity when they already agree)."""

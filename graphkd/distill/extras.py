@@ -16,6 +16,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from graphkd.graph.groups import counts_to_index
+
 from .losses import reduce_images
 
 __all__ = ["dense_box_l1", "fpn_feature_mse", "roi_box_kd", "roi_logit_kd"]
@@ -30,7 +32,7 @@ def _image_index(rois_per_image: Sequence[int] | None, num_rois: int, device) ->
         raise ValueError(
             f"rois_per_image {list(rois_per_image)} sums to {int(counts.sum())}, not {num_rois} RoIs"
         )
-    return torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts), counts.numel()
+    return counts_to_index(counts), counts.numel()
 
 
 def _check_same_shape(what: str, student: Tensor, teacher: Tensor) -> None:

@@ -13,10 +13,13 @@ features, so ``loss.backward()`` works in every iteration.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter, to_dense_batch
+
+from graphkd.graph.groups import resolve_num_graphs
 
 __all__ = [
     "EDGE_LOSSES",
@@ -36,12 +39,6 @@ NUM_EDGE_TYPES = 4  # text-text, text-nontext, nontext-nontext, any-background
 BACKGROUND = 2  # node_type value of background nodes (0 text, 1 non-text)
 
 
-def _num_graphs(batch: Tensor, num_graphs: int | None) -> int:
-    if num_graphs is not None:
-        return int(num_graphs)
-    return int(batch.max()) + 1 if batch.numel() > 0 else 0
-
-
 def _zero_like_graph(student_x: Tensor) -> Tensor:
     """A float32 zero that keeps ``student_x`` in the autograd graph (gradient 0)."""
     return student_x.float().sum() * 0.0
@@ -57,7 +54,7 @@ def relation_matrices(x: Tensor, batch: Tensor, num_graphs: int | None = None) -
     ``E[g, p, q] = cos(x_p, x_q)`` for nodes p, q of graph g, diagonal included (1, or 0 for an all-zero
     feature). Computed in float32 even under autocast; gradients flow to ``x``.
     """
-    num_graphs = _num_graphs(batch, num_graphs)
+    num_graphs = resolve_num_graphs(batch, num_graphs)
     if x.size(0) == 0:
         empty = torch.zeros(num_graphs, 0, 0, dtype=torch.float32, device=x.device)
         return empty, torch.zeros(num_graphs, 0, dtype=torch.bool, device=x.device)
@@ -102,7 +99,7 @@ def foreground_node_loss(
     ``L_b = sum_{i in b} w_i ||s_i - t_i||^2 / (D * sum_{i in b} w_i)``, 0 for an image whose nodes weigh 0
     (or that has none). Pass the foreground nodes only; ``weight`` (N,) defaults to 1 and gets no gradient.
     """
-    num_graphs = _num_graphs(batch, num_graphs)
+    num_graphs = resolve_num_graphs(batch, num_graphs)
     with torch.autocast(device_type=student_x.device.type, enabled=False):
         sq_error, dim = _per_node_sq_error(student_x, teacher_x)
         weight = sq_error.new_ones(sq_error.size(0)) if weight is None else weight.detach().float()
@@ -143,7 +140,7 @@ def _teacher_student_relations(
     """Relation matrices of the graphs with K >= 2: (E^S, E^T, node mask, K), E^T without gradient."""
     if student_x.shape != teacher_x.shape:
         raise ValueError(f"student {tuple(student_x.shape)} and teacher {tuple(teacher_x.shape)} differ")
-    num_graphs = _num_graphs(batch, num_graphs)
+    num_graphs = resolve_num_graphs(batch, num_graphs)
     student_rel, mask = relation_matrices(student_x, batch, num_graphs)
     with torch.no_grad():
         teacher_rel, _ = relation_matrices(teacher_x.detach(), batch, num_graphs)
@@ -159,11 +156,25 @@ def _mean_row_distance(sq_dist: Tensor, mask: Tensor, counts: Tensor, eps: float
     return (row * mask).sum(dim=1) / counts  # (G,)
 
 
+class _Relations(NamedTuple):
+    """The relation matrices of the graphs with K >= 2 (G of them), as every edge loss compares them."""
+
+    student: Tensor  # (G, Kmax, Kmax), zero-padded
+    teacher: Tensor  # (G, Kmax, Kmax), detached
+    mask: Tensor  # (G, Kmax) valid nodes
+    counts: Tensor  # (G,) K per graph
+    batch: Tensor  # (N,) node -> graph of all graphs (also those with K < 2)
+    num_graphs: int  # all graphs
+
+
 class _EdgeLoss(nn.Module):
     """Common part of the edge losses: how the per-graph values of the graphs with K >= 2 are reduced.
 
     ``reduction`` ``"mean"`` averages them (METHOD.md §6), ``"sum"`` adds them (Dsig, per GPU).
     """
+
+    # the name of a loss that needs ``node_type`` (for its error message); "" = it does not
+    needs_node_type = ""
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
@@ -173,6 +184,33 @@ class _EdgeLoss(nn.Module):
 
     def reduce(self, per_graph: Tensor) -> Tensor:
         return reduce_images(per_graph, self.reduction)
+
+    def forward(
+        self,
+        student_x: Tensor,
+        teacher_x: Tensor,
+        batch: Tensor,
+        node_type: Tensor | None = None,
+        num_graphs: int | None = None,
+    ) -> Tensor:
+        """The loss reduced (``reduction``) over the graphs with K >= 2, in float32 (also under autocast); a
+        zero still connected to ``student_x`` when no graph has two nodes. ``node_type`` (N,) is used by the
+        losses that need it (``mahalanobis_diag``)."""
+        if self.needs_node_type and node_type is None:
+            raise ValueError(f"{self.needs_node_type} needs node_type (0 text, 1 non-text, 2 background)")
+        num_graphs = resolve_num_graphs(batch, num_graphs)
+        with torch.autocast(device_type=student_x.device.type, enabled=False):
+            student_rel, teacher_rel, mask, counts = _teacher_student_relations(
+                student_x, teacher_x, batch, num_graphs
+            )
+            if counts.numel() == 0:
+                return _zero_like_graph(student_x)
+            relations = _Relations(student_rel, teacher_rel, mask, counts, batch, num_graphs)
+            return self.reduce(self.per_graph(relations, node_type))
+
+    def per_graph(self, relations: _Relations, node_type: Tensor | None) -> Tensor:
+        """(G,) the loss of each graph with K >= 2."""
+        raise NotImplementedError
 
 
 def _cholesky_with_jitter(sigma: Tensor, jitter: float, max_tries: int = 4) -> Tensor:
@@ -231,27 +269,13 @@ class MahalanobisEdgeLoss(_EdgeLoss):
         diagonal = ridge[:, None] * fmask + (1.0 - fmask)  # (G, Kmax): identity on the padding
         return (1.0 - self.shrinkage) * cov + torch.diag_embed(diagonal)
 
-    def forward(
-        self,
-        student_x: Tensor,
-        teacher_x: Tensor,
-        batch: Tensor,
-        node_type: Tensor | None = None,
-        num_graphs: int | None = None,
-    ) -> Tensor:
-        """Loss averaged (or summed, ``reduction``) over graphs with K >= 2; ``node_type`` is accepted for a common signature, unused."""
-        with torch.autocast(device_type=student_x.device.type, enabled=False):
-            student_rel, teacher_rel, mask, counts = _teacher_student_relations(
-                student_x, teacher_x, batch, num_graphs
-            )
-            if counts.numel() == 0:
-                return _zero_like_graph(student_x)
-            sigma = self.teacher_covariance(teacher_rel, mask, counts)
-            chol = _cholesky_with_jitter(sigma, self.eps)
-            delta = student_rel - teacher_rel  # (G, Kmax, Kmax), zero on the padding; row p is D_p
-            solved = torch.cholesky_solve(delta.transpose(1, 2), chol)  # (G, Kmax, Kmax): column p = S^-1 D_p
-            sq_dist = (delta.transpose(1, 2) * solved).sum(dim=1)  # (G, Kmax): D_p^T S^-1 D_p
-            return self.reduce(_mean_row_distance(sq_dist, mask, counts, self.eps))
+    def per_graph(self, relations: _Relations, node_type: Tensor | None) -> Tensor:
+        sigma = self.teacher_covariance(relations.teacher, relations.mask, relations.counts)
+        chol = _cholesky_with_jitter(sigma, self.eps)
+        delta = relations.student - relations.teacher  # (G, Kmax, Kmax), zero on the padding; row p is D_p
+        solved = torch.cholesky_solve(delta.transpose(1, 2), chol)  # (G, Kmax, Kmax): column p = S^-1 D_p
+        sq_dist = (delta.transpose(1, 2) * solved).sum(dim=1)  # (G, Kmax): D_p^T S^-1 D_p
+        return _mean_row_distance(sq_dist, relations.mask, relations.counts, self.eps)
 
 
 def edge_type_matrix(node_type: Tensor) -> Tensor:
@@ -277,6 +301,7 @@ class DiagMahalanobisEdgeLoss(_EdgeLoss):
 
     running_var: Tensor
     initialized: Tensor
+    needs_node_type = "mahalanobis_diag"
 
     def __init__(self, momentum: float = 0.99, eps: float = 1e-4, reduction: str = "mean"):
         super().__init__(reduction)
@@ -309,35 +334,21 @@ class DiagMahalanobisEdgeLoss(_EdgeLoss):
         self.running_var.copy_(torch.where(seen, blended, self.running_var))
         self.initialized.logical_or_(seen)
 
-    def forward(
-        self,
-        student_x: Tensor,
-        teacher_x: Tensor,
-        batch: Tensor,
-        node_type: Tensor | None = None,
-        num_graphs: int | None = None,
-    ) -> Tensor:
-        """Loss averaged (or summed, ``reduction``) over graphs with K >= 2; ``node_type`` (N,) is required."""
-        if node_type is None:
-            raise ValueError("mahalanobis_diag needs node_type (0 text, 1 non-text, 2 background)")
-        num_graphs = _num_graphs(batch, num_graphs)
-        with torch.autocast(device_type=student_x.device.type, enabled=False):
-            student_rel, teacher_rel, mask, counts = _teacher_student_relations(
-                student_x, teacher_x, batch, num_graphs
-            )
-            if counts.numel() == 0:
-                return _zero_like_graph(student_x)
-            dense_type, all_mask = to_dense_batch(node_type.long(), batch, batch_size=num_graphs)
-            dense_type = dense_type[all_mask.sum(dim=1) >= 2]  # (G, Kmax) for the graphs with K >= 2
-            edge_type = edge_type_matrix(dense_type)  # (G, Kmax, Kmax)
-            pair_mask = mask[:, :, None] & mask[:, None, :]
-            if self.training:
-                off_diagonal = ~torch.eye(mask.size(1), dtype=torch.bool, device=mask.device)
-                self.update_running_var(teacher_rel, edge_type, pair_mask & off_diagonal)
-            variance = self.running_var.float()[edge_type] + self.eps  # (G, Kmax, Kmax)
-            delta = student_rel - teacher_rel
-            sq_dist = (delta.pow(2) / variance * pair_mask).sum(dim=2)  # (G, Kmax)
-            return self.reduce(_mean_row_distance(sq_dist, mask, counts, self.eps))
+    def per_graph(self, relations: _Relations, node_type: Tensor | None) -> Tensor:
+        mask = relations.mask
+        dense_type, all_mask = to_dense_batch(
+            node_type.long(), relations.batch, batch_size=relations.num_graphs
+        )
+        dense_type = dense_type[all_mask.sum(dim=1) >= 2]  # (G, Kmax) for the graphs with K >= 2
+        edge_type = edge_type_matrix(dense_type)  # (G, Kmax, Kmax)
+        pair_mask = mask[:, :, None] & mask[:, None, :]
+        if self.training:
+            off_diagonal = ~torch.eye(mask.size(1), dtype=torch.bool, device=mask.device)
+            self.update_running_var(relations.teacher, edge_type, pair_mask & off_diagonal)
+        variance = self.running_var.float()[edge_type] + self.eps  # (G, Kmax, Kmax)
+        delta = relations.student - relations.teacher
+        sq_dist = (delta.pow(2) / variance * pair_mask).sum(dim=2)  # (G, Kmax)
+        return _mean_row_distance(sq_dist, mask, relations.counts, self.eps)
 
 
 class MSEEdgeLoss(_EdgeLoss):
@@ -349,23 +360,9 @@ class MSEEdgeLoss(_EdgeLoss):
     def extra_repr(self) -> str:
         return f"reduction={self.reduction}"
 
-    def forward(
-        self,
-        student_x: Tensor,
-        teacher_x: Tensor,
-        batch: Tensor,
-        node_type: Tensor | None = None,
-        num_graphs: int | None = None,
-    ) -> Tensor:
-        """Loss averaged (or summed, ``reduction``) over graphs with K >= 2; ``node_type`` is accepted for a common signature, unused."""
-        with torch.autocast(device_type=student_x.device.type, enabled=False):
-            student_rel, teacher_rel, _, counts = _teacher_student_relations(
-                student_x, teacher_x, batch, num_graphs
-            )
-            if counts.numel() == 0:
-                return _zero_like_graph(student_x)
-            sq_error = (student_rel - teacher_rel).pow(2).sum(dim=(1, 2))  # (G,); padding is zero
-            return self.reduce(0.5 * sq_error / counts.float().pow(2))
+    def per_graph(self, relations: _Relations, node_type: Tensor | None) -> Tensor:
+        sq_error = (relations.student - relations.teacher).pow(2).sum(dim=(1, 2))  # (G,); padding is zero
+        return 0.5 * sq_error / relations.counts.float().pow(2)
 
 
 EDGE_LOSSES: dict[str, type[_EdgeLoss]] = {

@@ -12,58 +12,19 @@ import logging
 import os
 from typing import Any
 
-import torch
 from detectron2.checkpoint import DetectionCheckpointer
+
+from graphkd.io import atomic_torch_save, atomic_write_text
 
 __all__ = ["AtomicCheckpointer", "atomic_torch_save", "atomic_write_text"]
 
 logger = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "last_checkpoint"  # fvcore's tag file naming the newest checkpoint
-TMP_SUFFIX = ".tmp"
 
 
 def _is_local(path: str) -> bool:
     return "://" not in path  # manifold://, s3://... go through PathManager, which cannot rename atomically
-
-
-def _replace(tmp: str, path: str) -> None:
-    os.replace(tmp, path)
-    try:  # make the rename itself durable (power loss); a failure here does not undo it
-        dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def atomic_torch_save(data: Any, path: str) -> None:
-    """``torch.save(data, path)`` through ``path.tmp`` + fsync + ``os.replace``: ``path`` is old or complete."""
-    tmp = path + TMP_SUFFIX
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        _replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(text: str, path: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    tmp = path + TMP_SUFFIX
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    _replace(tmp, path)
 
 
 class AtomicCheckpointer(DetectionCheckpointer):

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from graphkd.io import atomic_write_json
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
 
@@ -166,10 +168,10 @@ def evaluate_run(
     import torch
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.data import DatasetCatalog, detection_utils
-    from detectron2.data import transforms as T
     from detectron2.engine import default_argument_parser
 
     from graphkd.config import as_plain_student
+    from graphkd.inference.predictor import test_resize
 
     from .speed import count_parameters, inference_ms_per_image
     from .trainer import GraphKDTrainer, setup_cfg
@@ -191,7 +193,7 @@ def evaluate_run(
         tested = GraphKDTrainer.test(cfg, model)  # detectron2 unwraps the dict when there is one test set
         results = dict(tested.get(cfg.DATASETS.TEST[0], tested)["bbox"])
     if num_timed > 0:
-        resize = T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+        resize = test_resize(cfg)
         inputs = []
         for record in DatasetCatalog.get(cfg.DATASETS.TEST[0])[:num_timed]:
             image = detection_utils.read_image(record["file_name"], format=cfg.INPUT.FORMAT)
@@ -265,9 +267,7 @@ def save_results(path: Path, results: dict) -> None:
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         merged = {**cached_results(path), **results}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(merged, indent=2))
-        tmp.replace(path)
+        atomic_write_json(merged, path, indent=2)
         results.update(merged)
 
 

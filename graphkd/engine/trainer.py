@@ -16,13 +16,14 @@ from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from graphkd.config import PLAIN_STUDENT_ARCHITECTURE, as_plain_student, load_config
-from graphkd.env import detectron2_has_ops
+from graphkd.config import PLAIN_STUDENT_ARCHITECTURE, as_plain_student
+from graphkd.detectron2_info import detectron2_has_ops
 from graphkd.modeling.pretrained import init_reports, require_weights_file
 
 from . import data as engine_data
-from .checkpoint import AtomicCheckpointer
+from .checkpoint import AtomicCheckpointer, atomic_torch_save
 from .errors import check_finite_losses
+from .setup import load_config
 
 logger = logging.getLogger(__name__)
 
@@ -129,9 +130,7 @@ def save_student_checkpoint(model: torch.nn.Module, path: str) -> str:
     """Write the student's weights alone (loadable by plain detectron2), atomically."""
     model = getattr(model, "module", model)  # unwrap DDP
     state = model.student_state_dict() if hasattr(model, "student_state_dict") else model.state_dict()
-    tmp = f"{path}.tmp"
-    torch.save({"model": state}, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save({"model": state}, path)
     logger.info("Saved the student checkpoint to %s", path)
     return path
 

@@ -5,7 +5,6 @@ image) with node types and spatial adjacency; `TextNodeMerge` and `AdaptiveNodeS
 pooling layers applied to it; `to_networkx`/`write_graphml` export one graph for inspection.
 """
 
-from ._utils import edge_cosine
 from .adjacency import spatial_adjacency
 from .build import NODE_TYPE_MODES, build_instance_graphs
 from .components import ConnectedComponents
@@ -22,6 +21,7 @@ from .node_types import (
     otsu_threshold,
 )
 from .sampler import SAMPLING_MODES, AdaptiveNodeSampler, SampleOutput
+from .similarity import edge_cosine
 
 __all__ = [
     "NODE_BACKGROUND",

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
-from ._utils import exclusive_cumsum, float32_statistics, group_median, resolve_batch, resolve_num_graphs
+from .groups import exclusive_cumsum, float32_statistics, group_median, resolve_batch, resolve_num_graphs
 
 # The pairwise test runs on (images, rows, K) blocks of at most this many box pairs: it bounds the
 # memory (8 images x 2,048 nodes would otherwise need several (8, 2048, 2048) float temporaries) and

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from ._utils import make_batch
 from .adjacency import spatial_adjacency
+from .batching import make_batch
+from .groups import counts_to_index
 from .node_types import NODE_BACKGROUND, NODE_NONTEXT, covariance_node_types, gt_node_types
 
 NODE_TYPE_MODES = ("covariance", "gt")
@@ -62,7 +63,7 @@ def build_instance_graphs(
             f"{num_nodes} student, {teacher_feats.size(0)} teacher RoIs and {boxes.size(0)} boxes, "
             f"but num_nodes_per_image sums to {int(counts.sum())}"
         )
-    batch = torch.repeat_interleave(torch.arange(num_graphs, device=device), counts)  # (N,)
+    batch = counts_to_index(counts)  # (N,)
     if is_background is None:
         is_background = torch.zeros(num_nodes, dtype=torch.bool, device=device)
     is_background = is_background.to(device=device, dtype=torch.bool)

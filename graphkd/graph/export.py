@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from ._utils import edge_cosine
+from .similarity import edge_cosine
 
 # Integer node attributes copied when the graph has them.
 _INT_NODE_ATTRS = ("node_type", "gt_class", "gt_node_type", "cluster_size")

@@ -14,9 +14,10 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import coalesce, remove_self_loops, scatter
 from torch_scatter import scatter_mean
 
-from ._utils import edge_cosine, graph_index, make_batch, node_attr_keys
+from .batching import graph_index, make_batch, node_attr_keys
 from .components import ConnectedComponents
 from .node_types import NODE_NONTEXT, NODE_TEXT
+from .similarity import edge_cosine
 
 
 class MergeOutput(NamedTuple):

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-from ._utils import (
+from .groups import (
     exclusive_cumsum,
     float32_statistics,
     resolve_batch,

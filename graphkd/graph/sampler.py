@@ -12,7 +12,8 @@ from torch import Tensor
 from torch_geometric.data import Batch
 from torch_geometric.utils import subgraph
 
-from ._utils import graph_index, make_batch, node_attr_keys, rank_within_groups
+from .batching import graph_index, make_batch, node_attr_keys
+from .groups import rank_within_groups
 from .node_types import NODE_NONTEXT, NODE_TEXT
 
 SAMPLING_MODES = ("weight", "sample", "none")

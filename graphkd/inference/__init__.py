@@ -1,6 +1,6 @@
 """Using a trained (distilled) student: batched prediction on images and PDFs (``predictor``, ``pages``,
-``pdf``), and TorchScript/ONNX export with a check against PyTorch (``graphkd.inference.export``, imported on
-its own: it loads ``detectron2.export``)."""
+``pdf``), and TorchScript/ONNX export with a check against PyTorch (``graphkd.inference.export`` and
+``graphkd.inference.verify``, imported on their own: tracing loads ``detectron2.export``)."""
 
 from .pages import InputFailure, Page, expand_inputs, iter_pages
 from .predictor import (

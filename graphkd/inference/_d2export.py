@@ -8,6 +8,9 @@ registers ``detectron2.export`` as a bare package that holds the parts needing n
 (``TracingAdapter``, ``scripting_with_instances``, ``dump_torchscript_IR``); the caffe2 API
 (``Caffe2Tracer``, ``export_caffe2_model``, ...) stays unavailable. A detectron2 whose ``detectron2.export``
 imports is used as it is.
+
+Importing this module registers nothing: the ``sys.modules`` entry is made by calling
+:func:`load_detectron2_export` (``graphkd.inference.export.tracing_adapter`` does, before each trace).
 """
 
 from __future__ import annotations

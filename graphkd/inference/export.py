@@ -1,5 +1,5 @@
-"""TorchScript and ONNX export of a detectron2 R-CNN through detectron2's ``TracingAdapter``, and the check that
-the exported model detects what the PyTorch model detects.
+"""TorchScript and ONNX export of a detectron2 R-CNN through detectron2's ``TracingAdapter``, checked against the
+PyTorch model (the check itself is :mod:`graphkd.inference.verify`, whose names are re-exported here).
 
 The exported model takes one preprocessed page: a ``(3, H', W')`` float32 tensor, channels in
 ``INPUT.FORMAT`` order, resized as :meth:`BatchPredictor.preprocess` does (pixel normalisation is inside the
@@ -11,7 +11,10 @@ order ``TracingAdapter`` flattens them (fields sorted by name, then the image si
 
 Scale the boxes by ``(width / W', height / H')`` to get page pixels (detectron2's ``detector_postprocess``).
 The trace follows the sample's control flow; detectron2 writes its shape arithmetic with tensors while
-tracing, so other page sizes work (:func:`verify_export` checks a second size).
+tracing, so other page sizes work (:func:`export_and_verify` checks a second size).
+
+Importing this module changes nothing in detectron2: :func:`tracing_adapter` loads ``detectron2.export``
+(without its caffe2 API where caffe2 is missing, :func:`load_detectron2_export`) when it is first called.
 """
 
 from __future__ import annotations
@@ -24,16 +27,30 @@ import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from detectron2.config import CfgNode
 from detectron2.modeling import GeneralizedRCNN
-from detectron2.structures import Boxes, Instances
+from detectron2.structures import Instances
 
 from ._d2export import load_detectron2_export
+from .verify import (
+    TOLERANCES,
+    DetectionDiff,
+    ExportReport,
+    OnnxUnavailableError,
+    _rcnn_inference,
+    compare_detections,
+    eager_detections,
+    onnx_detections,
+    torchscript_detections,
+)
 
-TracingAdapter = load_detectron2_export().TracingAdapter
+if TYPE_CHECKING:
+    from detectron2.export.flatten import TracingAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +61,7 @@ __all__ = [
     "DetectionDiff",
     "ExportReport",
     "OnnxUnavailableError",
+    "check_export_format",
     "compare_detections",
     "eager_detections",
     "export_and_verify",
@@ -58,16 +76,7 @@ __all__ = [
 EXPORT_FORMATS = ("torchscript", "onnx")
 # opset 16 is the first whose RoiAlign has the half-pixel ("aligned=True") mode detectron2's ROIAlign uses
 ONNX_OPSET = 17
-# largest box difference (pixels of the resized page) and score difference an export may show
-TOLERANCES = {
-    "torchscript": {"box": 1e-3, "score": 1e-5},
-    "onnx": {"box": 1e-2, "score": 1e-4},
-}
 OUTPUT_NAMES = ["boxes", "classes", "scores", "image_size"]
-
-
-class OnnxUnavailableError(RuntimeError):
-    """ONNX export or its check cannot run with the installed packages."""
 
 
 def _require_onnx() -> None:
@@ -79,6 +88,14 @@ def _require_onnx() -> None:
         )
 
 
+def check_export_format(fmt: str) -> None:
+    """Raise before any work when ``fmt`` is not an export format, or is ONNX without its packages."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {EXPORT_FORMATS}")
+    if fmt == "onnx":
+        _require_onnx()
+
+
 @contextlib.contextmanager
 def _known_tracer_warnings_ignored() -> Iterator[None]:
     """Silence ``TracerWarning``s: detectron2's R-CNN raises a dozen for conditions the trace may keep constant
@@ -86,12 +103,6 @@ def _known_tracer_warnings_ignored() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         yield
-
-
-def _rcnn_inference(model: GeneralizedRCNN, inputs: list[dict]) -> list[dict]:
-    """What is traced: R-CNN inference without the resize back to page coordinates (not traceable)."""
-    instances = model.inference(inputs, do_postprocess=False)[0]
-    return [{"instances": instances}]
 
 
 def tracing_adapter(model: torch.nn.Module, image: torch.Tensor) -> TracingAdapter:
@@ -102,15 +113,7 @@ def tracing_adapter(model: torch.nn.Module, image: torch.Tensor) -> TracingAdapt
             f"export supports GeneralizedRCNN models (and subclasses), not {type(model).__name__}"
         )
     model.eval()
-    return TracingAdapter(model, [{"image": image}], _rcnn_inference)
-
-
-@torch.no_grad()
-def eager_detections(model: torch.nn.Module, image: torch.Tensor) -> Instances:
-    """The PyTorch model's detections on one preprocessed image, in its resized coordinates, on the CPU."""
-    model = getattr(model, "module", model).eval()
-    device = next(model.parameters()).device
-    return _rcnn_inference(model, [{"image": image.to(device)}])[0]["instances"].to("cpu")
+    return load_detectron2_export().TracingAdapter(model, [{"image": image}], _rcnn_inference)
 
 
 def trace_model(model: torch.nn.Module, image: torch.Tensor) -> tuple[torch.jit.ScriptModule, TracingAdapter]:
@@ -129,15 +132,6 @@ def export_torchscript(
     torch.jit.save(traced, os.fspath(path))
     logger.info("Saved the TorchScript model to %s", path)
     return traced, adapter
-
-
-def torchscript_detections(
-    traced: torch.jit.ScriptModule, adapter: TracingAdapter, image: torch.Tensor
-) -> Instances:
-    """Detections of a traced model (``traced`` may also be a ``torch.jit.load`` of the saved file)."""
-    with torch.no_grad():
-        outputs = traced(image)
-    return adapter.outputs_schema(outputs)[0]["instances"].to("cpu")
 
 
 def export_onnx(
@@ -169,92 +163,6 @@ def export_onnx(
     return adapter
 
 
-def onnx_detections(path: str | os.PathLike, adapter: TracingAdapter, image: torch.Tensor) -> Instances:
-    """Detections of an exported ONNX model run by onnxruntime on the CPU."""
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise OnnxUnavailableError(
-            "checking an ONNX export needs onnxruntime: pip install onnxruntime"
-        ) from exc
-    session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    outputs = session.run(None, {"image": image.cpu().numpy()})
-    return adapter.outputs_schema(tuple(torch.from_numpy(o) for o in outputs))[0]["instances"]
-
-
-@dataclass(frozen=True)
-class DetectionDiff:
-    """How far an exported model's detections are from the reference's on one page."""
-
-    num_reference: int
-    num_exported: int
-    max_box_diff: float  # pixels; each box against its nearest same-class box of the other set, both ways
-    max_score_diff: float  # between those nearest boxes
-
-    def within(self, box_tol: float, score_tol: float) -> bool:
-        return (
-            self.num_reference == self.num_exported
-            and self.max_box_diff <= box_tol
-            and self.max_score_diff <= score_tol
-        )
-
-    def __str__(self) -> str:
-        return (
-            f"{self.num_exported} detections vs {self.num_reference} in PyTorch, "
-            f"max |box diff| {self.max_box_diff:.3g} px, max |score diff| {self.max_score_diff:.3g}"
-        )
-
-
-def _nearest(src: Instances, dst: Instances) -> tuple[float, float]:
-    """Max over ``src`` of the L-inf distance to the nearest same-class box of ``dst``, and that pair's score gap."""
-    if len(src) == 0:
-        return 0.0, 0.0
-    if len(dst) == 0:
-        return float("inf"), float("inf")
-    src_boxes, dst_boxes = _box_tensor(src), _box_tensor(dst)
-    dist = (src_boxes[:, None, :] - dst_boxes[None, :, :]).abs().amax(dim=2)  # (R_src, R_dst)
-    other_class = src.pred_classes[:, None] != dst.pred_classes[None, :]
-    dist = dist.masked_fill(other_class, float("inf"))
-    best, index = dist.min(dim=1)
-    score_gap = (src.scores.float() - dst.scores.float()[index]).abs()
-    return float(best.max()), float(score_gap.max())
-
-
-def _box_tensor(instances: Instances) -> torch.Tensor:
-    boxes = instances.pred_boxes
-    return (boxes.tensor if isinstance(boxes, Boxes) else boxes).float().cpu()
-
-
-def compare_detections(reference: Instances, exported: Instances) -> DetectionDiff:
-    """Order-independent difference between two sets of detections of one page."""
-    box_a, score_a = _nearest(reference, exported)
-    box_b, score_b = _nearest(exported, reference)
-    return DetectionDiff(len(reference), len(exported), max(box_a, box_b), max(score_a, score_b))
-
-
-@dataclass
-class ExportReport:
-    """An exported model file and how its detections compared with PyTorch's on each check page."""
-
-    path: str
-    format: str
-    diffs: list[DetectionDiff]
-    box_tolerance: float
-    score_tolerance: float
-
-    @property
-    def passed(self) -> bool:
-        return all(diff.within(self.box_tolerance, self.score_tolerance) for diff in self.diffs)
-
-    @property
-    def max_box_diff(self) -> float:
-        return max(diff.max_box_diff for diff in self.diffs)
-
-    @property
-    def max_score_diff(self) -> float:
-        return max(diff.max_score_diff for diff in self.diffs)
-
-
 def export_and_verify(
     model: torch.nn.Module,
     images: list[torch.Tensor],
@@ -265,10 +173,7 @@ def export_and_verify(
     with the PyTorch model's on every image (preprocessed ``(3, H', W')`` tensors; give two sizes to check
     that the trace generalises). Tolerances are :data:`TOLERANCES` of the format.
     """
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {EXPORT_FORMATS}")
-    if fmt == "onnx":
-        _require_onnx()
+    check_export_format(fmt)
     os.makedirs(output_dir, exist_ok=True)
     model = getattr(model, "module", model).eval()
     if fmt == "torchscript":
@@ -297,44 +202,10 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def generated_page(size: tuple[int, int] = (600, 800), seed: int = 0) -> np.ndarray:
-    """A synthetic PubLayNet-like page, (H, W, 3) uint8 RGB, for when no sample page is given."""
-    from graphkd.data.synthetic import render_page
-
-    image, _ = render_page(np.random.default_rng(seed), size=size)
-    return np.asarray(image.convert("RGB"))
-
-
-def run_export(
-    config_file: str | os.PathLike,
-    weights: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    fmt: str = "torchscript",
-    sample: str | os.PathLike | None = None,
-    opts: Sequence[str] = (),
-) -> ExportReport:
-    """``scripts/export.py``: build the (student) model on the CPU, export it traced on the sample page (or a
-    generated portrait page), check it on that page and on a generated landscape page, and write
-    ``output_dir/export_info.json`` describing the exported model's inputs and outputs.
-    """
-    from .pages import read_image_rgb
-    from .predictor import BatchPredictor, dataset_classes, setup_inference_cfg
-
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {EXPORT_FORMATS}")
-    if fmt == "onnx":
-        _require_onnx()
-    cfg = setup_inference_cfg(config_file, weights, opts, device="cpu")
-    predictor = BatchPredictor(cfg)
-    pages = [
-        read_image_rgb(sample) if sample else generated_page((600, 800), seed=0),
-        generated_page((800, 600), 1),
-    ]
-    images = [predictor.preprocess(page)["image"] for page in pages]  # (3, H', W') each
-    report = export_and_verify(predictor.model, images, output_dir, fmt)
-    classes = dataset_classes(cfg)
-    info = {
-        "format": fmt,
+def _export_info(cfg: CfgNode, report: ExportReport, categories: list[dict]) -> dict:
+    """``export_info.json``: the exported model's input (with its preprocessing), outputs, classes and check."""
+    return {
+        "format": report.format,
         "file": os.path.basename(report.path),
         "input": {
             "name": "image",
@@ -352,7 +223,7 @@ def run_export(
             "scores": "(R,)",
             "image_size": "(2,) resized (H, W)",
         },
-        "categories": classes.categories(),
+        "categories": categories,
         "check": {
             "max_box_diff_px": _finite_or_none(report.max_box_diff),
             "max_score_diff": _finite_or_none(report.max_score_diff),
@@ -362,6 +233,31 @@ def run_export(
             "pages": [{k: _finite_or_none(v) for k, v in asdict(diff).items()} for diff in report.diffs],
         },
     }
+
+
+def run_export(
+    config_file: str | os.PathLike,
+    weights: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    pages: Sequence[np.ndarray],
+    fmt: str = "torchscript",
+    opts: Sequence[str] = (),
+) -> ExportReport:
+    """``scripts/export.py``: build the (student) model on the CPU, export it traced on ``pages[0]``, check it
+    on every page, and write ``output_dir/export_info.json`` describing the exported model's inputs and outputs.
+
+    ``pages`` are (H, W, 3) uint8 RGB page images, preprocessed here as :meth:`BatchPredictor.preprocess` does;
+    give pages of two sizes (the script: the sample page and a generated landscape page) to check that the
+    trace generalises.
+    """
+    from .predictor import BatchPredictor, dataset_classes, setup_inference_cfg
+
+    check_export_format(fmt)
+    cfg = setup_inference_cfg(config_file, weights, opts, device="cpu")
+    predictor = BatchPredictor(cfg)
+    images = [predictor.preprocess(page)["image"] for page in pages]  # (3, H', W') each
+    report = export_and_verify(predictor.model, images, output_dir, fmt)
+    info = _export_info(cfg, report, dataset_classes(cfg).categories())
     with open(os.path.join(output_dir, "export_info.json"), "w", encoding="utf-8") as handle:
         json.dump(info, handle, indent=2)
     return report

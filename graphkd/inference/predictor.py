@@ -30,6 +30,8 @@ from detectron2.structures import Instances
 from PIL import Image
 from tqdm import tqdm
 
+from graphkd.io import atomic_open
+
 from .pages import InputFailure, Page, count_pages, expand_inputs, iter_pages
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,8 @@ def setup_inference_cfg(
     A GraphKD config (``GraphKDRCNN``/``GraphKDRetinaNet``) predicts as its plain student, so no teacher is
     built or loaded. ``device=None`` keeps ``MODEL.DEVICE``, falling back to the CPU when CUDA is missing.
     """
-    from graphkd.config import as_plain_student, load_config
+    from graphkd.config import as_plain_student
+    from graphkd.engine.setup import load_config
 
     cfg = load_config(config_file, opts)
     cfg = as_plain_student(cfg)
@@ -122,6 +125,12 @@ def dataset_classes(cfg: CfgNode) -> DatasetClasses:
     return DatasetClasses(names, list(range(1, num_classes + 1)), "no dataset metadata (ids = index + 1)")
 
 
+def test_resize(cfg: CfgNode) -> T.ResizeShortestEdge:
+    """detectron2's test-time resize (``DefaultPredictor``'s): shortest side ``INPUT.MIN_SIZE_TEST``, longest at
+    most ``INPUT.MAX_SIZE_TEST``; the one every GraphKD tool (prediction, inspection, evaluation) uses."""
+    return T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST)
+
+
 class BatchPredictor:
     """detectron2's ``DefaultPredictor`` for several pages at once: RGB uint8 arrays in, ``Instances`` out.
 
@@ -134,9 +143,7 @@ class BatchPredictor:
         if model is None:
             model = build_inference_model(self.cfg)
         self.model = model.eval()
-        self.aug = T.ResizeShortestEdge(
-            [cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST
-        )
+        self.aug = test_resize(cfg)
         self.input_format = cfg.INPUT.FORMAT
 
     def to_model_format(self, image_rgb: np.ndarray) -> np.ndarray:
@@ -250,6 +257,63 @@ def _overlay_name(page: Page, image_id: int, used: set[str]) -> str:
     return name
 
 
+def _countable_files(inputs: Sequence[str | os.PathLike], failures: list[InputFailure]) -> dict[Path, int]:
+    """The page count of each input file that opens and has pages; the other inputs go to ``failures``."""
+    files, expand_failures = expand_inputs(inputs)
+    for failure in expand_failures:
+        logger.error("cannot predict %s", failure)
+    failures.extend(expand_failures)
+    page_counts: dict[Path, int] = {}
+    for path in files:
+        try:
+            page_counts[path] = count_pages(path)
+        except Exception as exc:  # a PDF that does not open
+            failures.append(_failure(path, exc))
+            continue
+        if page_counts[path] == 0:
+            failures.append(_failure(path, ValueError("the PDF has no pages")))
+            del page_counts[path]
+    return page_counts
+
+
+def _predict_batch(
+    predictor: BatchPredictor,
+    batch: list[Page],
+    report: PredictionReport,
+    classes: DatasetClasses,
+    overlay_dir: Path,
+    used_names: set[str],
+) -> None:
+    """Predict one batch of pages: their overlays are saved, their images and detections added to ``report``."""
+    for page, instances in zip(batch, predictor([page.image for page in batch])):
+        image_id = len(report.images) + 1
+        overlay = _overlay_name(page, image_id, used_names)
+        Image.fromarray(draw_overlay(page.image, instances, classes.names)).save(overlay_dir / overlay)
+        report.images.append(
+            {
+                "id": image_id,
+                "file_name": page.file_name,
+                "page": page.page,
+                "width": page.width,
+                "height": page.height,
+                "overlay": f"overlays/{overlay}",
+            }
+        )
+        report.annotations.extend(instances_to_results(instances, image_id, classes.dataset_ids))
+
+
+def _write_predictions(report: PredictionReport, classes: DatasetClasses) -> None:
+    """``predictions.json``, written whole or not at all (through a temporary file)."""
+    content = {
+        "images": report.images,
+        "categories": classes.categories(),
+        "annotations": report.annotations,
+        "failures": [{"path": f.path, "reason": f.reason} for f in report.failures],
+    }
+    with atomic_open(report.json_path, "w", tmp_suffix=".tmp") as f:
+        f.write(json.dumps(content))
+
+
 def predict_inputs(
     predictor: BatchPredictor,
     inputs: Sequence[str | os.PathLike],
@@ -273,39 +337,11 @@ def predict_inputs(
     report = PredictionReport(Path(output_dir))
     overlay_dir = report.output_dir / "overlays"
     overlay_dir.mkdir(parents=True, exist_ok=True)
-
-    files, failures = expand_inputs(inputs)
-    for failure in failures:
-        logger.error("cannot predict %s", failure)
-    report.failures.extend(failures)
-    page_counts: dict[Path, int] = {}
-    for path in files:
-        try:
-            page_counts[path] = count_pages(path)
-        except Exception as exc:  # a PDF that does not open
-            report.failures.append(_failure(path, exc))
-            continue
-        if page_counts[path] == 0:
-            report.failures.append(_failure(path, ValueError("the PDF has no pages")))
-            del page_counts[path]
+    page_counts = _countable_files(inputs, report.failures)
     used_names: set[str] = set()
 
     def run(batch: list[Page]) -> None:
-        for page, instances in zip(batch, predictor([page.image for page in batch])):
-            image_id = len(report.images) + 1
-            overlay = _overlay_name(page, image_id, used_names)
-            Image.fromarray(draw_overlay(page.image, instances, classes.names)).save(overlay_dir / overlay)
-            report.images.append(
-                {
-                    "id": image_id,
-                    "file_name": page.file_name,
-                    "page": page.page,
-                    "width": page.width,
-                    "height": page.height,
-                    "overlay": f"overlays/{overlay}",
-                }
-            )
-            report.annotations.extend(instances_to_results(instances, image_id, classes.dataset_ids))
+        _predict_batch(predictor, batch, report, classes, overlay_dir, used_names)
         bar.update(len(batch))
 
     batch: list[Page] = []
@@ -318,15 +354,7 @@ def predict_inputs(
         if batch:
             run(batch)
 
-    content = {
-        "images": report.images,
-        "categories": classes.categories(),
-        "annotations": report.annotations,
-        "failures": [{"path": f.path, "reason": f.reason} for f in report.failures],
-    }
-    tmp = report.json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(content), encoding="utf-8")
-    os.replace(tmp, report.json_path)
+    _write_predictions(report, classes)
     logger.info(
         "%d pages, %d detections -> %s (%d inputs failed)",
         len(report.images),

@@ -2,12 +2,14 @@
 
 :func:`inspect_pages` builds a page's graph as a training step would (nodes, types, adjacency, text-node
 merging, sampling weights, node and edge losses) and writes ``<page>_graph.png``, ``<page>_merge.png``,
-``<page>.graphml`` and ``<page>.json``; :func:`format_summary` tabulates the returned summaries.
+``<page>.graphml`` and ``<page>.json``; :func:`format_summary` tabulates the returned summaries. The graph
+data of a page is built in :mod:`.nodes`, the files and summary numbers in :mod:`.summary`.
 """
 
-from .core import NODE_SOURCES, format_summary, inspect_pages, load_inspect_config
 from .draw import GraphDrawing, draw_graph, draw_merge
+from .nodes import NODE_SOURCES, load_inspect_config
 from .sources import GroundTruth, PageSpec, resolve_pages
+from .summary import format_summary, inspect_pages
 
 __all__ = [
     "NODE_SOURCES",

@@ -17,10 +17,16 @@ from collections.abc import Sequence
 import torch
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
-from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
+from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool, LastLevelP6P7
 from torch import nn
 
-__all__ = ["TimmBackbone", "build_timm_backbone", "build_timm_fpn_backbone", "find_cached_timm_weights"]
+__all__ = [
+    "TimmBackbone",
+    "build_timm_backbone",
+    "build_timm_fpn_backbone",
+    "build_timm_retinanet_fpn_backbone",
+    "find_cached_timm_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -303,5 +309,21 @@ def build_timm_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
         out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
         norm=cfg.MODEL.FPN.NORM,
         top_block=LastLevelMaxPool(),
+        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
+    )
+
+
+@BACKBONE_REGISTRY.register()
+def build_timm_retinanet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
+    """A timm CNN with detectron2's FPN and p6/p7 computed from res5, like ``build_retinanet_resnet_fpn_backbone``."""
+    bottom_up = build_timm_backbone(cfg, input_shape)
+    out_channels = cfg.MODEL.FPN.OUT_CHANNELS
+    in_channels_p6p7 = bottom_up.output_shape()["res5"].channels
+    return FPN(
+        bottom_up=bottom_up,
+        in_features=cfg.MODEL.FPN.IN_FEATURES,
+        out_channels=out_channels,
+        norm=cfg.MODEL.FPN.NORM,
+        top_block=LastLevelP6P7(in_channels_p6p7, out_channels),
         fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
     )

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphkd.io import atomic_write_with
+
 __all__ = [
     "InitReport",
     "convert_torchvision_file",
@@ -92,10 +94,8 @@ def convert_torchvision_file(in_path: str | Path, out_path: str | Path) -> dict[
     except ValueError as exc:
         raise ValueError(f"{in_path}: {exc}") from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump({"model": converted, "__author__": "torchvision", "matching_heuristics": True}, f)
-    tmp.replace(out_path)
+    checkpoint = {"model": converted, "__author__": "torchvision", "matching_heuristics": True}
+    atomic_write_with(lambda f: pickle.dump(checkpoint, f), out_path)
     return converted
 
 

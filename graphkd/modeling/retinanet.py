@@ -19,10 +19,8 @@ import logging
 
 import torch
 from detectron2.config import configurable
-from detectron2.layers import ShapeSpec, cat
-from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY
-from detectron2.modeling.backbone import Backbone
-from detectron2.modeling.backbone.fpn import FPN, LastLevelP6P7
+from detectron2.layers import cat
+from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.meta_arch.retinanet import RetinaNet
 from detectron2.modeling.poolers import ROIPooler
 from detectron2.structures import Boxes, Instances, pairwise_iou
@@ -32,35 +30,23 @@ from torch import Tensor, nn
 from graphkd.distill import dense_box_l1, roi_logit_kd
 from graphkd.distill.distiller import GraphKDDistiller
 
-from .backbones import build_timm_backbone
-from .meta_arch import DistillSettings, TeacherStudentMixin, _pooled_channels, build_teacher_from_cfg
+from .teacher_student import (
+    DistillSettings,
+    TeacherStudentMixin,
+    build_teacher_from_cfg,
+    distillation_from_config,
+    pooled_channels,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "GraphKDRetinaNet",
-    "build_timm_retinanet_fpn_backbone",
     "node_pool_features",
 ]
 
 # dense-head levels too coarse for 7x7 node pooling: pooled from the finer levels instead
 _COARSE_LEVELS = ("p6", "p7")
-
-
-@BACKBONE_REGISTRY.register()
-def build_timm_retinanet_fpn_backbone(cfg, input_shape: ShapeSpec) -> Backbone:
-    """A timm CNN with detectron2's FPN and p6/p7 computed from res5, like ``build_retinanet_resnet_fpn_backbone``."""
-    bottom_up = build_timm_backbone(cfg, input_shape)
-    out_channels = cfg.MODEL.FPN.OUT_CHANNELS
-    in_channels_p6p7 = bottom_up.output_shape()["res5"].channels
-    return FPN(
-        bottom_up=bottom_up,
-        in_features=cfg.MODEL.FPN.IN_FEATURES,
-        out_channels=out_channels,
-        norm=cfg.MODEL.FPN.NORM,
-        top_block=LastLevelP6P7(in_channels_p6p7, out_channels),
-        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
-    )
 
 
 def node_pool_features(model: nn.Module) -> list[str]:
@@ -126,10 +112,6 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         node_in_features: list[str],
         teacher_node_pooler: ROIPooler,
         teacher_node_in_features: list[str],
-        detections_per_image: int = 100,
-        node_score_thresh: float = 0.0,
-        fg_iou: float = 0.5,
-        bg_nodes: bool = True,
         settings: DistillSettings | None = None,
         **kwargs,
     ) -> None:
@@ -139,10 +121,6 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         self.node_in_features = list(node_in_features)
         self.teacher_node_pooler = teacher_node_pooler
         self.teacher_node_in_features = list(teacher_node_in_features)
-        self.detections_per_image = detections_per_image
-        self.node_score_thresh = node_score_thresh
-        self.fg_iou = fg_iou
-        self.bg_nodes = bg_nodes
         self._same_anchors = _same_dense_head(self, teacher)
         self._dense_kd_warned = False
 
@@ -152,19 +130,15 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
         teacher = build_teacher_from_cfg(cfg, cfg.MODEL.RETINANET.NUM_CLASSES)
         node_in_features = [f for f in cfg.MODEL.RETINANET.IN_FEATURES if f not in _COARSE_LEVELS]
         teacher_in_features = node_pool_features(teacher)
-        student_channels = _pooled_channels(ret["backbone"], node_in_features)
-        teacher_channels = _pooled_channels(teacher.backbone, teacher_in_features)
+        student_channels = pooled_channels(ret["backbone"], node_in_features)
+        teacher_channels = pooled_channels(teacher.backbone, teacher_in_features)
         ret.update(
             teacher=teacher,
             node_pooler=build_node_pooler(ret["backbone"], node_in_features),
             node_in_features=node_in_features,
             teacher_node_pooler=build_node_pooler(teacher.backbone, teacher_in_features),
             teacher_node_in_features=teacher_in_features,
-            detections_per_image=cfg.GRAPHKD.RETINANET_NODES_PER_IMAGE,
-            node_score_thresh=cfg.GRAPHKD.RETINANET_NODE_SCORE_THRESH,
-            fg_iou=cfg.GRAPHKD.RETINANET_NODE_FG_IOU,
-            bg_nodes=cfg.GRAPHKD.BG_MINING.ENABLED,
-            **cls.distillation_from_config(cfg, student_channels, teacher_channels),
+            **distillation_from_config(cfg, student_channels, teacher_channels),
         )
         return ret
 
@@ -201,7 +175,7 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
     ) -> list[Instances]:
         """Per image: the GT boxes, then matched and background detections (fields ``boxes``, ``gt_classes``, ``background``)."""
         nodes = []
-        with _node_inference_settings(self, self.node_score_thresh, self.detections_per_image):
+        with _node_inference_settings(self, self.retinanet_node_score_thresh, self.retinanet_nodes_per_image):
             for i, image_size in enumerate(image_sizes):
                 detections = self.inference_single_image(
                     anchors,
@@ -215,10 +189,12 @@ class GraphKDRetinaNet(TeacherStudentMixin, RetinaNet):
                 )
                 if len(gt) > 0 and len(detections) > 0:
                     iou, matched = pairwise_iou(detections.pred_boxes, gt.gt_boxes).max(dim=1)  # (D,)
-                    det_classes = torch.where(iou >= self.fg_iou, gt.gt_classes[matched], det_classes)
+                    det_classes = torch.where(
+                        iou >= self.retinanet_node_fg_iou, gt.gt_classes[matched], det_classes
+                    )
                 det_background = det_classes == self.num_classes
                 keep = ~det_background
-                if self.bg_nodes and self.bg_max_per_image != 0:  # -1: every background detection
+                if self.bg_mining and self.bg_max_per_image != 0:  # -1: every background detection
                     within_cap = torch.cumsum(det_background.long(), 0) <= self.bg_max_per_image
                     keep |= det_background & (within_cap | (self.bg_max_per_image < 0))
                 image_nodes = Instances(image_size)

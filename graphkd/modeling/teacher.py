@@ -31,7 +31,7 @@ __all__ = [
     "UntrustedCheckpointError",
     "checkpoints_trusted",
     "build_teacher",
-    "load_checkpoint_state",
+    "read_checkpoint",
     "load_teacher_config",
     "num_classes_of",
 ]
@@ -208,12 +208,15 @@ def _torch_load(path: str) -> object:
     return loaded
 
 
-def read_checkpoint(path: str) -> dict:
+def read_checkpoint(path: str, teacher_part: bool = False) -> dict:
     """A checkpoint file as detectron2's checkpointer sees it: ``{"model": state, ...}`` plus format flags,
     with numpy arrays as tensors and DDP's ``module.`` prefix stripped; errors name the file.
 
-    Works with every detectron2 version (later ones only allow ``DetectionCheckpointer._load_file`` inside
-    ``load``), and reads model-zoo ``.pkl`` files through detectron2.
+    Reads detectron2 ``.pth`` files (``{"model": sd}`` or a bare state dict) and model-zoo ``.pkl`` files
+    (detectron2 or Caffe2 format, through detectron2's reader; names unconverted: :func:`build_teacher` matches
+    them to the model), with every detectron2 version (later ones only allow
+    ``DetectionCheckpointer._load_file`` inside ``load``). With ``teacher_part``, a merged student-teacher file
+    gives its ``teacher.*`` keys only, prefix stripped.
     """
     if not path:
         raise FileNotFoundError("checkpoint path is empty")
@@ -244,13 +247,8 @@ def read_checkpoint(path: str) -> dict:
     if not state:
         raise ValueError(f"checkpoint {path} contains no tensors")
     checkpoint["model"] = _strip_prefix(state, "module.")
-    return checkpoint
-
-
-def _read_checkpoint(path: str) -> dict:
-    """``read_checkpoint``, keeping the teacher's part of a merged teacher + student file."""
-    checkpoint = read_checkpoint(path)
-    checkpoint["model"] = _teacher_part(checkpoint["model"], path)
+    if teacher_part:
+        checkpoint["model"] = _teacher_part(checkpoint["model"], path)
     return checkpoint
 
 
@@ -274,16 +272,6 @@ def _teacher_part(state: dict[str, torch.Tensor], path: str) -> dict[str, torch.
         len(state) - len(teacher),
     )
     return teacher
-
-
-def load_checkpoint_state(path: str) -> dict[str, torch.Tensor]:
-    """The model weights in ``path``, as tensors under the checkpoint's own names.
-
-    Reads detectron2 ``.pth`` files (``{"model": sd}`` or a bare state dict), model-zoo ``.pkl`` files
-    (detectron2 or Caffe2 format, names unconverted: :func:`build_teacher` matches them to the model),
-    and merged student-teacher files (only the ``teacher.*`` keys, prefix stripped).
-    """
-    return _read_checkpoint(path)["model"]
 
 
 def num_classes_of(cfg: CfgNode) -> int:
@@ -347,7 +335,7 @@ def _suffix_shape_mismatches(
 
 
 def _load_weights(model: nn.Module, cfg: CfgNode, weights: str) -> InitReport:
-    checkpoint = _read_checkpoint(weights)
+    checkpoint = read_checkpoint(weights, teacher_part=True)
     state = checkpoint["model"]
     file_keys = list(state)
     model_state = model.state_dict()

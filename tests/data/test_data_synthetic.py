@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from graphkd.data.synthetic import (
-    SCHEMAS,
-    TEXT_CLASSES,
-    _categorise,
-    _Page,
-    _rotate_boxes,
-    generate_synthetic_dataset,
-    render_page,
-)
+from graphkd.data.synthetic import SCHEMAS, TEXT_CLASSES, generate_synthetic_dataset, render_page
+from graphkd.data.synthetic.degradation import rotate_boxes
+from graphkd.data.synthetic.layout import Page
+from graphkd.data.synthetic.schema import categorise
 
 
 def _digest(path) -> str:
@@ -126,12 +121,12 @@ def test_doclaynet_schema_annotates_headers_footers_and_list_items():
 
 def test_schemas_map_the_same_regions_differently():
     """publaynet: headers, footers and formulas unannotated, one box per list; doclaynet: all, one per item."""
-    page = _Page(np.random.default_rng(2), (600, 800), "doclaynet")  # has every kind but a table
+    page = Page(np.random.default_rng(2), (600, 800), "doclaynet")  # has every kind but a table
     page.render()
     kinds = Counter(kind for kind, _, _ in page.regions)
     list_items = sum(len(items) for kind, _, items in page.regions if kind == "list")
-    pub, pub_boxes = _categorise(page.regions, "publaynet")
-    dl, dl_boxes = _categorise(page.regions, "doclaynet")
+    pub, pub_boxes = categorise(page.regions, "publaynet")
+    dl, dl_boxes = categorise(page.regions, "doclaynet")
     assert min(kinds[k] for k in ("page_header", "page_footer", "list", "formula", "caption", "footnote")) > 0
     assert len(pub) == len(page.regions) - kinds["page_header"] - kinds["page_footer"] - kinds["formula"]
     assert len(dl) == len(page.regions) - kinds["list"] + list_items
@@ -148,7 +143,7 @@ def test_rotated_boxes_follow_the_rotated_pixels():
     for angle in (-1.0, 0.7):
         rotated = np.asarray(img.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)) < 128
         ys, xs = np.nonzero(rotated)
-        got = _rotate_boxes(np.array([[40.0, 60.0, 140.0, 120.0]]), angle, 200, 300)[0]
+        got = rotate_boxes(np.array([[40.0, 60.0, 140.0, 120.0]]), angle, 200, 300)[0]
         assert got == pytest.approx([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], abs=1.5)
 
 

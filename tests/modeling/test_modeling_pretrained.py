@@ -321,7 +321,7 @@ def msra_teacher_dump(tmp_path):
 
 
 def _student_cfg(teacher_config, teacher_weights, *opts):
-    from graphkd.config import load_config
+    from graphkd.engine.setup import load_config
 
     return load_config(
         ROOT / "configs/synthetic/graphkd_R18_from_R50.yaml",

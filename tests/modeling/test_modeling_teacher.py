@@ -14,8 +14,8 @@ from detectron2.modeling import build_model
 from graphkd.modeling.teacher import (
     TeacherLoadError,
     build_teacher,
-    load_checkpoint_state,
     load_teacher_config,
+    read_checkpoint,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -95,7 +95,7 @@ def test_merged_student_teacher_checkpoint_loads_the_teacher_part(teacher_files,
     merged["roi_heads.box_predictor.cls_score.weight"] = torch.zeros(2, 2)
     path = tmp_path / "merged.pth"
     torch.save({"model": merged, "iteration": 10}, path)
-    state = load_checkpoint_state(str(path))
+    state = read_checkpoint(str(path), teacher_part=True)["model"]
     assert set(state) == set(teacher_files["state"])
     teacher = build_teacher(teacher_files["cfg"], str(path))
     _assert_same_weights(teacher, teacher_files["state"])
@@ -104,7 +104,7 @@ def test_merged_student_teacher_checkpoint_loads_the_teacher_part(teacher_files,
 def test_bare_state_dict_loads(teacher_files, tmp_path):
     path = tmp_path / "bare.pth"
     torch.save(teacher_files["state"], path)
-    assert set(load_checkpoint_state(str(path))) == set(teacher_files["state"])
+    assert set(read_checkpoint(str(path), teacher_part=True)["model"]) == set(teacher_files["state"])
 
 
 def test_detectron2_model_zoo_pkl_loads(teacher_files, tmp_path):
@@ -120,13 +120,13 @@ def test_detectron2_model_zoo_pkl_loads(teacher_files, tmp_path):
 
 def test_missing_and_unreadable_checkpoints_are_named(teacher_files, tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.pth"):
-        load_checkpoint_state(str(tmp_path / "absent.pth"))
+        read_checkpoint(str(tmp_path / "absent.pth"), teacher_part=True)["model"]
     with pytest.raises(FileNotFoundError, match="absent.pkl"):
         build_teacher(teacher_files["cfg"], str(tmp_path / "absent.pkl"))
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"this is not a checkpoint")
     with pytest.raises(ValueError, match="garbage.pth"):
-        load_checkpoint_state(str(garbage))
+        read_checkpoint(str(garbage), teacher_part=True)["model"]
 
 
 def test_student_class_count_mismatch_names_both_counts(teacher_files):

@@ -1,4 +1,5 @@
-"""``inspect_pages``: build one page's GraphKD instance graph the way training does, and write what it holds.
+"""How ``inspect_pages`` builds one page's GraphKD instance graph the way training does: the model, the page's
+nodes, the distiller's graph at every stage, and what the drawings show.
 
 Shapes: ``R`` candidate RoIs of a page, ``N`` graph nodes before merging, ``K`` merged nodes, ``F`` final
 (sampled) nodes, ``C``/``C_t`` student/teacher channels. One page at a time, batch of one.
@@ -23,51 +24,38 @@ detection pass computed); the graph, the merge, the sampling and the losses are 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 from torch_geometric.data import Batch
 
 from graphkd.distill.losses import relation_matrices
-from graphkd.graph import (
-    NODE_BACKGROUND,
-    NODE_NONTEXT,
-    NODE_TEXT,
-    SampleOutput,
-    build_instance_graphs,
-    node_type_agreement,
-    to_networkx,
-    write_graphml,
-)
+from graphkd.graph import SampleOutput, build_instance_graphs
 
-from .draw import GraphDrawing, draw_graph, draw_merge
-from .sources import GroundTruth, PageSpec, resolve_pages
+from .draw import GraphDrawing
+from .sources import GroundTruth, PageSpec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NODE_SOURCES", "format_summary", "inspect_pages", "load_inspect_config"]
+__all__ = ["NODE_SOURCES", "load_inspect_config"]
 
 NODE_SOURCES = ("detections", "proposals")
 MAX_RELATIONS_DRAWN = 20  # strongest teacher-cosine edges drawn per page
-_TYPE_KEYS = {NODE_TEXT: "text", NODE_NONTEXT: "nontext", NODE_BACKGROUND: "background"}
 
 
 def load_inspect_config(config_file: str | os.PathLike, opts: Sequence[str] = ()):
-    """A frozen GraphKD config from ``config_file`` + ``opts`` (``graphkd.config.load_config``).
+    """A frozen GraphKD config from ``config_file`` + ``opts`` (``graphkd.engine.setup.load_config``).
 
     Unlike ``graphkd.engine.trainer.setup_cfg`` there is no ``default_setup`` (which prints the whole config
     and writes into ``OUTPUT_DIR``): an inspection run writes only into its own output folder.
     """
-    from graphkd.config import load_config
+    from graphkd.engine.setup import load_config
 
     cfg = load_config(config_file, opts)
     cfg.freeze()
@@ -135,11 +123,10 @@ def _build_model(cfg, weights: str | os.PathLike | None, seed: int) -> tuple[tor
 
 def _model_input(model, cfg, image_rgb: np.ndarray) -> tuple[dict, object]:
     """The detectron2 input of a page at the test resolution, and the resize transform used."""
-    from detectron2.data import transforms as T
+    from graphkd.inference.predictor import test_resize
 
     image = image_rgb[:, :, ::-1] if model.input_format == "BGR" else image_rgb
-    resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST)
-    transform = resize.get_transform(image)
+    transform = test_resize(cfg).get_transform(image)
     resized = transform.apply_image(np.ascontiguousarray(image))
     chw = np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)  # (3, H', W')
     height, width = image_rgb.shape[:2]
@@ -228,19 +215,54 @@ def _teacher_nodes(model, inputs: list[dict], node_source: str, top_k: int) -> d
     }
 
 
-def _counts(node_type: Tensor) -> dict[str, int]:
-    counts = {key: int((node_type == kind).sum()) for kind, key in _TYPE_KEYS.items()}
-    counts["total"] = int(node_type.numel())
-    return counts
+def _check_gt(page: PageSpec, truth: GroundTruth, height: int, width: int, num_classes: int) -> None:
+    """Warn when the page's GT was made for another image size; fail when its classes exceed the model's."""
+    if page.record_size is not None and page.record_size != (height, width):
+        logger.warning(
+            "%s is %dx%d but its GT says %dx%d: the boxes are used as they are",
+            page.path,
+            width,
+            height,
+            page.record_size[1],
+            page.record_size[0],
+        )
+    if page.gt_classes.size and int(page.gt_classes.max()) >= num_classes:
+        raise ValueError(
+            f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
+            f"{num_classes} classes ({truth.source})"
+        )
+
+
+@torch.no_grad()
+def _page_nodes(
+    model,
+    cfg,
+    page: PageSpec,
+    truth: GroundTruth | None,
+    image_rgb: np.ndarray,
+    node_source: str,
+    top_k: int,
+    seed: int,
+) -> tuple[dict, str, tuple[int, int]]:
+    """The nodes of a page (``image_rgb``, (H, W, 3)): a training step's with ``truth``, else the teacher's
+    ``node_source``; returns them, the mode (``"gt"`` or ``"teacher_<node_source>"``) and the model-input
+    size (H', W')."""
+    height, width = image_rgb.shape[:2]
+    model_input, transform = _model_input(model, cfg, image_rgb)
+    model_height, model_width = model_input["image"].shape[1:]
+    if truth is not None:
+        _check_gt(page, truth, height, width, model.roi_heads.num_classes)
+        nodes = _gt_nodes(model, [model_input], page, transform, seed)
+        mode = "gt"
+    else:
+        nodes = _teacher_nodes(model, [model_input], node_source, top_k)
+        mode = f"teacher_{node_source}"
+    return nodes, mode, (model_height, model_width)
 
 
 def _undirected_edges(edge_index: Tensor) -> Tensor:
     """``(E, 2)`` each undirected edge once (p < q), self loops dropped."""
     return edge_index[:, edge_index[0] < edge_index[1]].t()
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 @dataclass
@@ -315,231 +337,3 @@ def _drawing(stages: _PageGraphs, scale: np.ndarray) -> GraphDrawing:
         cluster_size=cluster_size.cpu().numpy(),
         relations=_strongest_relations(sampled).cpu().numpy(),
     )
-
-
-def _write_graphml(stages: _PageGraphs, drawing: GraphDrawing, path: Path, **graph_attrs) -> None:
-    """The graph before merging, boxes in page pixels, with each node's cluster and sampling weight."""
-    data = stages.graphs.get_example(0).cpu()
-    data.box = torch.as_tensor(drawing.boxes)
-    graph = to_networkx(
-        data, cluster=torch.as_tensor(drawing.cluster), weight=torch.as_tensor(drawing.weight)
-    )
-    graph.graph.update(graph_attrs)
-    write_graphml(graph, path)
-
-
-@torch.no_grad()
-def _inspect_page(
-    model,
-    cfg,
-    page: PageSpec,
-    truth: GroundTruth | None,
-    output_dir: Path,
-    node_source: str,
-    top_k: int,
-    seed: int,
-    model_info: dict,
-) -> dict:
-    from graphkd.inference.pages import read_image_rgb
-
-    image_rgb = read_image_rgb(page.path)  # (H, W, 3)
-    height, width = image_rgb.shape[:2]
-    model_input, transform = _model_input(model, cfg, image_rgb)
-    model_height, model_width = model_input["image"].shape[1:]
-    scale = np.array([model_width / width, model_height / height] * 2, dtype=np.float32)
-    if truth is not None:
-        if page.record_size is not None and page.record_size != (height, width):
-            logger.warning(
-                "%s is %dx%d but its GT says %dx%d: the boxes are used as they are",
-                page.path,
-                width,
-                height,
-                page.record_size[1],
-                page.record_size[0],
-            )
-        num_classes = model.roi_heads.num_classes
-        if page.gt_classes.size and int(page.gt_classes.max()) >= num_classes:
-            raise ValueError(
-                f"{page.path}: GT class ids reach {int(page.gt_classes.max())}, but the model has "
-                f"{num_classes} classes ({truth.source})"
-            )
-        nodes = _gt_nodes(model, [model_input], page, transform, seed)
-        mode = "gt"
-    else:
-        nodes = _teacher_nodes(model, [model_input], node_source, top_k)
-        mode = f"teacher_{node_source}"
-
-    distiller = model.distiller
-    stages = _page_graphs(distiller, nodes, truth, seed)
-    drawing = _drawing(stages, scale)
-    outputs = {
-        key: output_dir / f"{page.name}{suffix}"
-        for key, suffix in (
-            ("graph_png", "_graph.png"),
-            ("merge_png", "_merge.png"),
-            ("graphml", ".graphml"),
-            ("json", ".json"),
-        )
-    }
-    page_image = Image.fromarray(image_rgb)
-    draw_graph(page_image, drawing).save(outputs["graph_png"])
-    draw_merge(page_image, drawing).save(outputs["merge_png"])
-    _write_graphml(
-        stages,
-        drawing,
-        outputs["graphml"],
-        page=page.name,
-        file=str(page.path),
-        mode=mode,
-        width=width,
-        height=height,
-    )
-
-    graphs, merged, final = stages.graphs, stages.merged, stages.sampled.batch
-    num_nodes, num_final = len(drawing.boxes), final.num_nodes or 0
-    agreement = node_type_agreement(graphs.node_type, graphs.gt_node_type) if truth is not None else math.nan
-    teacher_rel, _ = relation_matrices(final.x_teacher, final.batch, 1)  # (1, F, F)
-    student_rel, _ = relation_matrices(final.x, final.batch, 1)
-    empty_note = "no positive or mined RoI" if truth is not None else "the teacher found nothing"
-    summary = {
-        "page": page.name,
-        "file": str(page.path),
-        "width": width,
-        "height": height,
-        "model_input_size": [int(model_height), int(model_width)],
-        "mode": mode,
-        "gt": truth.source if truth is not None else None,
-        "gt_boxes": int(len(page.gt_boxes)) if page.gt_boxes is not None else None,
-        "top_k": None if truth is not None else top_k,
-        "candidates": nodes["candidates"],
-        "empty": num_nodes == 0,
-        "note": f"no nodes: {empty_note} on this page, the graph is empty" if num_nodes == 0 else None,
-        "node_type_mode": distiller.node_type_mode,
-        "nodes": {
-            "before_merge": _counts(graphs.node_type),
-            "after_merge": _counts(merged.node_type),
-            "after_sampling": _counts(final.node_type),
-        },
-        "merged_clusters": int((drawing.cluster_size > 1).sum()),
-        "largest_cluster": int(drawing.cluster_size.max(initial=0)),
-        "edges": {
-            "adjacency_before_merge": int(len(drawing.edges)),
-            "adjacency_after_merge": int(len(_undirected_edges(merged.edge_index))),
-            "relation_pairs": num_final * (num_final - 1) // 2,
-        },
-        # mean |E_student - E_teacher| over the final relation matrix, what the edge loss compares
-        "relation_mean_abs_diff": _finite(float((student_rel - teacher_rel).abs().mean()))
-        if num_final
-        else None,
-        "type_agreement_gt": _finite(agreement),
-        "losses": {
-            **stages.losses,
-            "node_fg_weight": distiller.fg_loss_weight,
-            "node_bg_weight": distiller.bg_loss_weight,
-            "edge_loss_weight": distiller.edge_loss_weight,
-        },
-        "sampling_weight_sum": float(stages.sampled.weight.sum()),
-        **model_info,
-        "outputs": {key: str(path) for key, path in outputs.items()},
-    }
-    with open(outputs["json"], "w") as handle:
-        json.dump(summary, handle, indent=2)
-    logger.info(
-        "%s: %d nodes -> %d merged, %d edges",
-        page.name,
-        num_nodes,
-        len(drawing.merged_boxes),
-        len(drawing.edges),
-    )
-    return summary
-
-
-def inspect_pages(
-    cfg,
-    inputs: Sequence[str | os.PathLike],
-    output_dir: str | os.PathLike,
-    weights: str | os.PathLike | None = None,
-    gt: str | os.PathLike | None = None,
-    top_k: int = 100,
-    *,
-    dataset: str | None = None,
-    num_images: int | None = None,
-    node_source: str = "detections",
-    seed: int = 0,
-) -> list[dict]:
-    """Build, draw and export the instance graph of every page; returns each page's summary (its JSON).
-
-    Writes ``<page>_graph.png``, ``<page>_merge.png``, ``<page>.graphml`` and ``<page>.json`` into
-    ``output_dir`` (``<page>`` is the file's stem, made unique). With ``gt`` (a COCO json matched to the
-    inputs by file name) or ``dataset`` the nodes are a training step's; otherwise the teacher's top
-    ``top_k`` ``node_source`` (``"detections"`` or ``"proposals"``). See the module docstring.
-
-    Args:
-        cfg: a GraphKD config (``GraphKDRCNN``), e.g. from :func:`load_inspect_config`.
-        inputs: page images; may be empty with ``dataset`` (its first ``num_images`` pages).
-        output_dir: created if missing.
-        weights: the student's checkpoint; random student weights when ``None``.
-        seed: seeds the proposal sampling and the node sampling, so a page's graph is reproducible.
-    """
-    if node_source not in NODE_SOURCES:
-        raise ValueError(f"node_source must be one of {NODE_SOURCES}, got {node_source!r}")
-    if top_k < 1:
-        raise ValueError(f"top_k must be positive, got {top_k}")
-    pages, truth = resolve_pages(
-        inputs,
-        gt=gt,
-        dataset=dataset,
-        num_images=num_images,
-        model_classes=_model_class_names(cfg),
-        text_class_names=list(cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES),
-    )
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model, model_info = _build_model(cfg, weights, seed)
-    return [
-        _inspect_page(model, cfg, page, truth, output_dir, node_source, top_k, seed, model_info)
-        for page in pages
-    ]
-
-
-def format_summary(results: Sequence[dict]) -> str:
-    """A plain-text table of the page summaries: node counts by type before and after merging, edges, the
-    agreement with the GT split and the loss values."""
-    header = (
-        "page",
-        "mode",
-        "text",
-        "nontext",
-        "bg",
-        "merged",
-        "edges",
-        "agree",
-        "L_fg",
-        "L_bg",
-        "L_edge",
-        "note",
-    )
-    rows = [header]
-    for result in results:
-        before, after = result["nodes"]["before_merge"], result["nodes"]["after_merge"]
-        agreement = result["type_agreement_gt"]
-        rows.append(
-            (
-                result["page"],
-                result["mode"],
-                str(before["text"]),
-                str(before["nontext"]),
-                str(before["background"]),
-                f"{before['total']}->{after['total']}",
-                str(result["edges"]["adjacency_before_merge"]),
-                "-" if agreement is None else f"{agreement:.2f}",
-                f"{result['losses']['loss_graphkd_node_fg']:.4g}",
-                f"{result['losses']['loss_graphkd_node_bg']:.4g}",
-                f"{result['losses']['loss_graphkd_edge']:.4g}",
-                "empty graph" if result["empty"] else "",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)

@@ -1,17 +1,18 @@
-"""Shared helpers: edge cosines (both paths) and per-group statistics."""
+"""Shared helpers: edge cosines (both paths), per-group statistics and the pinned Batch builder."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import graphkd.graph._utils as utils
+import graphkd.graph.similarity as similarity
 from graphkd.graph import edge_cosine
+from graphkd.graph.groups import counts_to_index, group_median, rank_within_groups
 
 
 @pytest.mark.parametrize("gram_ratio", [0, 10**9])  # 0: always gather endpoints; huge: always Gram
 def test_edge_cosine_paths_match_cosine_similarity(monkeypatch, gram_ratio):
-    monkeypatch.setattr(utils, "_GRAM_EDGE_RATIO", gram_ratio)
-    monkeypatch.setattr(utils, "_EDGE_CHUNK_ELEMENTS", 40)  # several chunks of 5 edges
+    monkeypatch.setattr(similarity, "_GRAM_EDGE_RATIO", gram_ratio)
+    monkeypatch.setattr(similarity, "_EDGE_CHUNK_ELEMENTS", 40)  # several chunks of 5 edges
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(9, 2, 4, generator=generator)
     x[3] = 0  # a zero vector has cosine 0
@@ -35,5 +36,21 @@ def test_edge_cosine_half_precision_input_under_autocast():
 def test_group_median_and_rank():
     values = torch.tensor([5.0, 1.0, 3.0, 2.0, 9.0, 4.0, 4.0])
     group = torch.tensor([0, 0, 0, 0, 2, 2, 2])
-    assert utils.group_median(values, group, 4).tolist() == [2.0, 0.0, 4.0, 0.0]  # lower median
-    assert utils.rank_within_groups(values, group, 4).tolist() == [3, 0, 2, 1, 2, 0, 1]
+    assert group_median(values, group, 4).tolist() == [2.0, 0.0, 4.0, 0.0]  # lower median
+    assert rank_within_groups(values, group, 4).tolist() == [3, 0, 2, 1, 2, 0, 1]
+
+
+def test_counts_to_index():
+    assert counts_to_index([2, 0, 1]).tolist() == [0, 0, 2]
+    assert counts_to_index(torch.tensor([0, 0])).tolist() == []
+    assert counts_to_index([]).tolist() == []
+
+
+def test_batching_is_pinned_to_the_checked_torch_geometric_version():
+    """make_batch writes PyG's private Batch fields: another torch-geometric must be re-checked first (run
+    tests/graph, then update PYG_VERSION_CHECKED), not trusted silently."""
+    import torch_geometric
+
+    from graphkd.graph.batching import PYG_VERSION_CHECKED
+
+    assert torch_geometric.__version__ == PYG_VERSION_CHECKED
