@@ -17,17 +17,15 @@ than its student. The three runs are the ablation's ``teacher_s0``, ``baseline_s
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import time
 
 from graphkd.engine.runs import (
     DEMO_ITERS,
     DEMO_TEACHER_ITERS,
-    REPO_ROOT,
     cached_results,
     evaluate_run,
     markdown_table,
+    prepare_output,
     row_run,
     save_results,
 )
@@ -50,10 +48,7 @@ def main() -> None:
     parser.add_argument("--output", default="output/demo", help="folder for checkpoints and results")
     parser.add_argument("--timed-images", type=int, default=20, help="val pages timed for CPU ms/image")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("GRAPHKD_DATASETS", str(REPO_ROOT / "datasets"))
-    out = (REPO_ROOT / args.output).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output(args.output)
     start = time.time()
 
     print("[demo] stage 1/5: synthetic pages", flush=True)
@@ -77,8 +72,8 @@ def main() -> None:
     results = cached_results(results_path)
     for name, row in MODELS:
         if name not in results:
-            config, weights, opts = runs[name]
-            results[name] = evaluate_run(config, weights, weights.parent, opts, num_timed=args.timed_images)
+            config, weights = runs[name]
+            results[name] = evaluate_run(config, weights, weights.parent, num_timed=args.timed_images)
             results[name]["iters"] = float(args.teacher_iters if row == "teacher" else args.iters)
             save_results(results_path, results)
     table = markdown_table(

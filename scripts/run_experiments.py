@@ -3,10 +3,12 @@
     python scripts/run_experiments.py    # all rows; seeds 0 1 2 for baseline, dsig, full, full_edge2, thin_*
     python scripts/run_experiments.py --rows baseline full --seeds 0 1 2 --seeds-for baseline full
 
-Rows (METHOD.md; each distillation row is a config diff on configs/synthetic/graphkd_R18_from_R50.yaml,
-which has Dsig's extras on, as METHOD.md §6 sets for R50->R18, and the Mahalanobis edge weight at 0.2):
+Rows (METHOD.md; each distillation row is a leaf config on configs/synthetic/graphkd_R18_from_R50.yaml in
+configs/synthetic/ablation/<row>.yaml; that config has Dsig's extras on, as METHOD.md §6 sets for R50->R18,
+and the Mahalanobis edge weight at 0.2):
   teacher          R-50-FPN teacher (scripts/train_net.py), trained once (seed 0, --teacher-iters) and shared
   baseline         R-18-FPN student, no KD
+  baseline_long    the same at the teacher's schedule (--teacher-iters)
   dsig             node + "mse" edge at Dsig's weight 2.0, no text handling (Dsig)
   node             GraphKD node loss only (no edge loss, no text handling)
   node_maha        node + "mahalanobis" edge
@@ -19,7 +21,7 @@ which has Dsig's extras on, as METHOD.md §6 sets for R50->R18, and the Mahalano
   *_edge2          node_maha, merge, full, full_diag, full_gt at METHOD.md's edge weight 2.0
   light_baseline   the light R-18-FPN student (configs/light), no KD
   light_full       the light student with full GraphKD
-  thin_baseline    the R-18-FPN student with a 64-d RPN conv and a 256-d box head (runs.THIN_HEADS), no KD
+  thin_baseline    the R-18-FPN student with a 64-d RPN conv and a 256-d box head, no KD
   thin_full        that student with full GraphKD
 The default output folder is the demo's (output/demo): the demo's teacher_s0, baseline_s0 and full_s0 are
 the same runs (same configs, schedule and seed), so they are reused. Writes results.json, results.md and a
@@ -29,8 +31,6 @@ bar plot (--plot).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 from pathlib import Path
 
 from graphkd.engine.runs import (
@@ -42,6 +42,7 @@ from graphkd.engine.runs import (
     cached_results,
     evaluate_run,
     markdown_table,
+    prepare_output,
     row_of,
     row_run,
     save_results,
@@ -94,10 +95,7 @@ def main() -> None:
     parser.add_argument("--output", default="output/demo")
     parser.add_argument("--plot", default="docs/ablation.png")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("GRAPHKD_DATASETS", str(REPO_ROOT / "datasets"))
-    out = (REPO_ROOT / args.output).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output(args.output)
     results_path = out / "results.json"
     results = cached_results(results_path)
 
@@ -105,9 +103,9 @@ def main() -> None:
         seeds = [0] if row == "teacher" or row not in args.seeds_for else args.seeds
         for seed in seeds:
             key = f"{row}_s{seed}"
-            config, weights, opts = row_run(row, seed, out, args.iters, args.teacher_iters, args.curve_points)
+            config, weights = row_run(row, seed, out, args.iters, args.teacher_iters, args.curve_points)
             if key not in results:
-                results[key] = evaluate_run(config, weights, out / key, opts, num_timed=0)
+                results[key] = evaluate_run(config, weights, out / key, num_timed=0)
                 results[key]["curve"] = ap_curve(out / key / "metrics.json")
                 save_results(results_path, results)
 

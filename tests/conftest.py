@@ -85,6 +85,38 @@ def tiny_teacher(tmp_path, monkeypatch):
     return write_cfg(cfg, tmp_path / "teacher.yaml"), str(weights)
 
 
+def assert_teacher_outside_and_frozen(model) -> None:
+    """A GraphKD model's teacher: not in its state dict or parameters, frozen, kept in eval mode by
+    ``model.train()``; the 1x1 adapter exists (the tiny students have 32 channels, the tiny teacher 64)."""
+    teacher = model.teacher
+    assert not any(k.startswith("teacher") for k in model.state_dict())
+    assert all(p.requires_grad is False for p in teacher.parameters())
+    assert not {id(p) for p in model.parameters()} & {id(p) for p in teacher.parameters()}
+    model.train()
+    assert not teacher.training
+    assert model.distiller.adapter is not None
+
+
+def assert_graph_gradients_reach_student_only(model) -> None:
+    """Two SGD steps on the graph losses alone: gradients reach the student's stem and the adapter; the
+    teacher's weights and BN buffers stay as they were."""
+    from detectron2.utils.events import EventStorage
+
+    model.train()
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with EventStorage():
+        for _ in range(2):
+            losses = model(random_page_inputs())
+            optimizer.zero_grad()
+            (losses["loss_graphkd_node_fg"] + losses["loss_graphkd_edge"]).backward()
+            assert model.backbone.bottom_up.stem.conv1.weight.grad.abs().sum() > 0
+            assert model.distiller.adapter.weight.grad.abs().sum() > 0
+            optimizer.step()
+    after = model.teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # BN buffers included
+
+
 @pytest.fixture(autouse=True)
 def _quiet_threads():
     # Unit-test tensors are tiny: one thread is as fast, and spinning worker threads on a shared 2-core

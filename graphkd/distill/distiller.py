@@ -128,7 +128,8 @@ class GraphKDDistiller(nn.Module):
         boxes: Tensor,  # (N, 4)
         num_nodes_per_image: Sequence[int],
         is_background: Tensor,  # (N,) bool
-        gt_classes: Tensor,  # (N,)
+        gt_classes: Tensor | None,  # (N,); None: no GT classes (covariance typing alone)
+        text_classes: Sequence[int] | None = None,  # default: the distiller's
     ) -> Batch:
         """Graphs before merging and sampling (also what ``inspect_graph.py`` draws)."""
         return build_instance_graphs(
@@ -138,7 +139,7 @@ class GraphKDDistiller(nn.Module):
             num_nodes_per_image,
             is_background=is_background,
             gt_classes=gt_classes,
-            text_classes=self.text_classes or None,
+            text_classes=(self.text_classes if text_classes is None else text_classes) or None,
             node_type_mode=self.node_type_mode,
             adjacency_gap=self.adjacency_gap,
             min_axis_overlap=self.min_axis_overlap,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -43,65 +44,61 @@ def schedule_opts(iters: int, curve_points: int = 0) -> list[str]:
 DEMO_ITERS = 150  # per student
 DEMO_TEACHER_ITERS = 600
 
-# The synthetic-page runs of the demo and the ablation (METHOD.md): (script, config, extra opts) per row.
-# Every distillation row is a config diff on the full GraphKD config; all share one teacher.
+# The synthetic-page runs of the demo and the ablation (METHOD.md): row -> (script, config). Every distillation
+# row is a leaf config on the full GraphKD config (configs/synthetic/ablation/<row>.yaml, whose comment says what
+# it changes); all share one teacher.
 SYNTH_TEACHER_CONFIG = "configs/synthetic/teacher_R50.yaml"
 SYNTH_GRAPHKD_CONFIG = "configs/synthetic/graphkd_R18_from_R50.yaml"
 SYNTH_DSIG_CONFIG = "configs/synthetic/dsig_R18_from_R50.yaml"
-_NO_TEXT_HANDLING = ["GRAPHKD.MERGE.ENABLED", "False", "GRAPHKD.SAMPLING.MODE", "none"]
-_NO_EXTRAS = ["GRAPHKD.EXTRAS.FPN_WEIGHT", "0.0", "GRAPHKD.EXTRAS.LOGIT_WEIGHT", "0.0"]
-_NO_EXTRAS += ["GRAPHKD.EXTRAS.BOX_WEIGHT", "0.0"]
-# METHOD.md §6's edge weight for R50->R18 (Dsig's); the GraphKD config lowers it to 0.2 for the Mahalanobis loss
-_SPEC_EDGE_WEIGHT = ["GRAPHKD.EDGE_LOSS_WEIGHT", "2.0"]
-ROWS: dict[str, tuple[str, str, list[str]]] = {
-    "teacher": ("scripts/train_net.py", SYNTH_TEACHER_CONFIG, []),
-    "baseline": ("scripts/train_net.py", "configs/synthetic/student_R18.yaml", []),
+ABLATION_DIR = "configs/synthetic/ablation"
+_TRAIN, _DISTIL = "scripts/train_net.py", "scripts/distill.py"
+ROWS: dict[str, tuple[str, str]] = {
+    "teacher": (_TRAIN, SYNTH_TEACHER_CONFIG),
+    "baseline": (_TRAIN, "configs/synthetic/student_R18.yaml"),
+    # the no-KD student at the teacher's schedule: "GraphKD at N iterations vs no KD at 2N" (compute saved)
+    "baseline_long": (_TRAIN, "configs/synthetic/student_R18.yaml"),
     # Dsig's losses value for value (its own preset: sums over images, uncapped mining, mse edges at 2.0)
-    "dsig": ("scripts/distill.py", SYNTH_DSIG_CONFIG, []),
-    "node": (
-        "scripts/distill.py",
-        SYNTH_GRAPHKD_CONFIG,
-        ["GRAPHKD.EDGE_LOSS_WEIGHT", "0.0", *_NO_TEXT_HANDLING],
-    ),
-    "node_maha": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, _NO_TEXT_HANDLING),
-    "merge": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.SAMPLING.MODE", "none"]),
-    "full": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, []),
-    "full_diag": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.EDGE_LOSS.TYPE", "mahalanobis_diag"]),
-    "full_gt": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, ["GRAPHKD.NODE_TYPE.MODE", "gt"]),
-    "full_no_extras": ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, _NO_EXTRAS),
-    "extras_only": (
-        "scripts/distill.py",
-        SYNTH_GRAPHKD_CONFIG,
-        [
-            "GRAPHKD.NODE_LOSS.FG_WEIGHT",
-            "0.0",
-            "GRAPHKD.NODE_LOSS.BG_WEIGHT",
-            "0.0",
-            "GRAPHKD.EDGE_LOSS_WEIGHT",
-            "0.0",
-            *_NO_TEXT_HANDLING,
-        ],
-    ),
+    "dsig": (_DISTIL, SYNTH_DSIG_CONFIG),
+    "full": (_DISTIL, SYNTH_GRAPHKD_CONFIG),
+    # the light CPU student (configs/light: thinner FPN and box head, fewer test proposals), same teacher
+    "light_baseline": (_TRAIN, "configs/light/student_R18_light.yaml"),
+    "light_full": (_DISTIL, "configs/light/graphkd_R18light_from_R50.yaml"),
 }
-# The edge-loss rows again at the spec's edge weight 2.0 (METHOD.md §6), which the config lowers to 0.2.
 ROWS.update(
     {
-        f"{row}_edge2": (ROWS[row][0], ROWS[row][1], [*ROWS[row][2], *_SPEC_EDGE_WEIGHT])
-        for row in ("node_maha", "merge", "full", "full_diag", "full_gt")
+        row: (_TRAIN if row == "thin_baseline" else _DISTIL, f"{ABLATION_DIR}/{row}.yaml")
+        for row in (
+            "node",
+            "node_maha",
+            "merge",
+            "full_diag",
+            "full_gt",
+            "full_no_extras",
+            "extras_only",
+            "node_maha_edge2",
+            "merge_edge2",
+            "full_edge2",
+            "full_diag_edge2",
+            "full_gt_edge2",
+            "thin_baseline",
+            "thin_full",
+        )
     }
 )
-# The light CPU student (configs/light: thinner FPN and box head, fewer test proposals), same teacher.
-ROWS["light_baseline"] = ("scripts/train_net.py", "configs/light/student_R18_light.yaml", [])
-ROWS["light_full"] = ("scripts/distill.py", "configs/light/graphkd_R18light_from_R50.yaml", [])
-# The R-18 student with thinner RPN conv and box head (the parts it shares with the teacher, beside the FPN),
-# no KD and full GraphKD; same FPN (RoI features as the teacher's), same teacher and test proposals.
-THIN_HEADS = ["MODEL.RPN.CONV_DIMS", "[64]", "MODEL.ROI_BOX_HEAD.FC_DIM", "256"]
-ROWS["thin_baseline"] = ("scripts/train_net.py", ROWS["baseline"][1], THIN_HEADS)
-ROWS["thin_full"] = ("scripts/distill.py", SYNTH_GRAPHKD_CONFIG, THIN_HEADS)
-
-# The no-KD student at the teacher's schedule: "GraphKD at N iterations vs no KD at 2N" (compute saved).
-ROWS["baseline_long"] = ROWS["baseline"]
 TEACHER_SCHEDULE_ROWS = {"teacher", "baseline_long"}
+# The R-18 student's thinner RPN conv and box head of the thin_* rows (their YAMLs), for bench_infer.py
+THIN_HEADS = ["MODEL.RPN.CONV_DIMS", "[64]", "MODEL.ROI_BOX_HEAD.FC_DIM", "256"]
+
+
+def prepare_output(output: str) -> Path:
+    """What the demo and the ablation runner set up first: their log lines (which run trains, resumes or is
+    skipped), ``$GRAPHKD_DATASETS`` (default ``./datasets`` of the repository) and the output folder."""
+    logging.basicConfig(level=logging.WARNING, format="[%(name)s] %(message)s")
+    logger.setLevel(logging.INFO)
+    os.environ.setdefault("GRAPHKD_DATASETS", str(REPO_ROOT / "datasets"))
+    out = (REPO_ROOT / output).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def row_of(run: str) -> str:
@@ -111,22 +108,23 @@ def row_of(run: str) -> str:
 
 def row_run(
     row: str, seed: int, out: Path, iters: int, teacher_iters: int, curve_points: int = 0
-) -> tuple[str, Path, list[str]]:
+) -> tuple[str, Path]:
     """Train (or resume, or skip) ``row`` with ``seed`` under ``out/<row>_s<seed>``.
 
     The teacher is always ``out/teacher_s0`` (trained first when missing) with ``teacher_iters`` iterations;
-    the students get ``iters``, except those of ``TEACHER_SCHEDULE_ROWS``, which get ``teacher_iters``. Returns ``(config, final checkpoint, the row's extra opts)`` for evaluation.
+    the students get ``iters``, except those of ``TEACHER_SCHEDULE_ROWS``, which get ``teacher_iters``.
+    Returns ``(config, final checkpoint)`` for evaluation.
     """
-    script, config, opts = ROWS[row]
+    script, config = ROWS[row]
     if row == "teacher":
         iters, seed = teacher_iters, 0
     elif row in TEACHER_SCHEDULE_ROWS:
         iters = teacher_iters
-    run_opts = schedule_opts(iters, curve_points) + ["SEED", str(seed), *opts]
-    if script.endswith("distill.py"):
+    run_opts = schedule_opts(iters, curve_points) + ["SEED", str(seed)]
+    if script == _DISTIL:
         teacher = row_run("teacher", 0, out, iters, teacher_iters, curve_points)[1]
         run_opts += ["TEACHER.WEIGHTS", str(teacher)]  # the config names SYNTH_TEACHER_CONFIG
-    return config, train_run(script, config, out / f"{row}_s{seed}", run_opts), opts
+    return config, train_run(script, config, out / f"{row}_s{seed}", run_opts)
 
 
 def train_run(script: str, config: str, out_dir: Path, opts: list[str]) -> Path:
@@ -136,14 +134,14 @@ def train_run(script: str, config: str, out_dir: Path, opts: list[str]) -> Path:
     """
     final = out_dir / "model_final.pth"
     if final.exists():
-        print(f"[runs] {out_dir.name}: {final} exists, skipping training", flush=True)
+        logger.info("%s: %s exists, skipping training", out_dir.name, final)
         return final
     cmd = [sys.executable, str(REPO_ROOT / script), "--config-file", str(REPO_ROOT / config)]
     resumed = (out_dir / "last_checkpoint").exists()
     if resumed:
         cmd.append("--resume")
     cmd += ["OUTPUT_DIR", str(out_dir), *opts]
-    print(f"[runs] {out_dir.name}: {' '.join(cmd[1:])}", flush=True)
+    logger.info("%s: %s", out_dir.name, " ".join(cmd[1:]))
     start = time.time()
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
     record = {"seconds": round(time.time() - start, 1), "resumed": resumed, "opts": opts}

@@ -36,7 +36,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from graphkd.distill.losses import relation_matrices
-from graphkd.graph import SampleOutput, build_instance_graphs
+from graphkd.graph import SampleOutput
 
 from .draw import GraphDrawing
 from .sources import GroundTruth, PageSpec
@@ -156,23 +156,19 @@ def _gt_nodes(model, inputs: list[dict], page: PageSpec, transform, seed: int) -
             model.train()
             images = model.preprocess_image(inputs)
             features = model.backbone(images.tensor)
-            proposals, _ = model.proposal_generator(images, features, [instances])
-            proposals = model.roi_heads.label_and_sample_proposals(proposals, [instances])
-            boxes = proposals[0].proposal_boxes
-            student_pooled = _pool_student(model, features, boxes)  # (R, C, 7, 7)
+            proposals, boxes, student_pooled, _ = model.training_rois(images, features, [instances])
     finally:
         model.eval()
         for name, buffer in model.named_buffers():  # BatchNorm running statistics moved in train mode
             buffer.copy_(buffers[name])
-    teacher_out = model.teacher_forward(inputs, [boxes])
-    node_mask, background = model.select_nodes(proposals, teacher_out["scores"])
+    nodes = model.node_inputs(proposals, student_pooled, model.teacher_forward(inputs, boxes))
     return {
-        "boxes": boxes.tensor[node_mask],
-        "student": student_pooled[node_mask],
-        "teacher": teacher_out["pooled"][node_mask],
-        "is_background": background[node_mask],
-        "classes": proposals[0].gt_classes[node_mask],
-        "candidates": len(boxes),
+        "boxes": nodes.boxes,
+        "student": nodes.student,
+        "teacher": nodes.teacher,
+        "is_background": nodes.is_background,
+        "classes": nodes.gt_classes,
+        "candidates": len(boxes[0]),
     }
 
 
@@ -282,18 +278,14 @@ def _page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -
     # GT classes give the agreement with the GT split; without GT, "gt" typing takes the teacher's classes
     with_classes = truth is not None or distiller.node_type_mode == "gt"
     text_classes = truth.text_class_ids if truth is not None else distiller.text_classes
-    num_nodes = len(nodes["boxes"])
-    graphs = build_instance_graphs(
-        distiller.adapt(nodes["student"]),
+    graphs = distiller.build_graphs(
+        nodes["student"],
         nodes["teacher"],
         nodes["boxes"],
-        [num_nodes],
-        is_background=nodes["is_background"],
-        gt_classes=nodes["classes"] if with_classes else None,
-        text_classes=(text_classes or None) if with_classes else None,
-        node_type_mode=distiller.node_type_mode,
-        adjacency_gap=distiller.adjacency_gap,
-        min_axis_overlap=distiller.min_axis_overlap,
+        [len(nodes["boxes"])],
+        nodes["is_background"],
+        nodes["classes"] if with_classes else None,
+        text_classes=text_classes if with_classes else None,
     )
     stages = distiller.stages(graphs, generator=torch.Generator(device="cpu").manual_seed(seed))
     # + 0.0: no "-0" for an empty graph

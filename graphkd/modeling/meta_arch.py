@@ -7,6 +7,7 @@ channels. Inference is plain student inference (``GeneralizedRCNN.inference``).
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,19 @@ from .teacher_student import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GraphKDRCNN"]
+__all__ = ["GraphKDRCNN", "NodeInputs"]
+
+
+class NodeInputs(NamedTuple):
+    """A training step's graph nodes (N of them), in ``GraphKDDistiller.forward``'s argument order."""
+
+    student: Tensor  # (N, C, 7, 7) student RoI features
+    teacher: Tensor  # (N, C_t, 7, 7)
+    boxes: Tensor  # (N, 4) in the student's image frame
+    num_nodes: list[int]  # per image
+    is_background: Tensor  # (N,) mined negatives
+    gt_classes: Tensor  # (N,) GT class of each node (num_classes for background)
+    negatives: Negatives  # every sampled negative RoI (the node loss's background term)
 
 
 @META_ARCH_REGISTRY.register()
@@ -80,14 +93,8 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         images = self.preprocess_image(batched_inputs)
         gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
         features = self.backbone(images.tensor)
-        proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
-
+        proposals, boxes, student_pooled, proposal_losses = self.training_rois(images, features, gt_instances)
         roi_heads = self.roi_heads
-        proposals = roi_heads.label_and_sample_proposals(proposals, gt_instances)
-        boxes = [p.proposal_boxes for p in proposals]
-        student_pooled = roi_heads.box_pooler(
-            [features[f] for f in roi_heads.box_in_features], boxes
-        )  # (R, C, 7, 7)
         predictions = roi_heads.box_predictor(roi_heads.box_head(student_pooled))
         losses = dict(roi_heads.box_predictor.losses(predictions, proposals))
         losses.update(proposal_losses)
@@ -96,6 +103,18 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
         losses.update(self.graph_losses(student_pooled, teacher_out, proposals))
         losses.update(self.extra_losses(features, predictions, teacher_out, proposals))
         return losses
+
+    def training_rois(
+        self, images, features: dict[str, Tensor], gt_instances: list[Instances]
+    ) -> tuple[list[Instances], list[Boxes], Tensor, dict]:
+        """A training step's RoIs: RPN proposals labelled and sampled by the RoI heads (GT boxes added), their
+        boxes per image, the student's pooled features (R, C, 7, 7) and the RPN losses."""
+        proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
+        roi_heads = self.roi_heads
+        proposals = roi_heads.label_and_sample_proposals(proposals, gt_instances)
+        boxes = [p.proposal_boxes for p in proposals]
+        student_pooled = roi_heads.box_pooler([features[f] for f in roi_heads.box_in_features], boxes)
+        return proposals, boxes, student_pooled, proposal_losses
 
     @torch.no_grad()
     def teacher_forward(self, batched_inputs: list[dict], boxes: list[Boxes]) -> dict:
@@ -132,27 +151,32 @@ class GraphKDRCNN(TeacherStudentMixin, GeneralizedRCNN):
             background = candidate & (rank < self.bg_max_per_image)
         return foreground | background, background
 
+    def node_inputs(
+        self, proposals: list[Instances], student_pooled: Tensor, teacher_out: dict
+    ) -> NodeInputs:
+        """The graph nodes of a training step (``select_nodes``) as the distiller takes them, and every negative
+        RoI for the node loss's background term; also what ``inspect_graph.py`` draws."""
+        node_mask, background = self.select_nodes(proposals, teacher_out["scores"])
+        image_index = roi_image_index(proposals, node_mask.device)
+        gt_classes = torch.cat([p.gt_classes for p in proposals])
+        negative = gt_classes == self.roi_heads.num_classes  # (R,) every sampled negative
+        return NodeInputs(
+            student=student_pooled[node_mask],
+            teacher=teacher_out["pooled"][node_mask],
+            boxes=torch.cat([p.proposal_boxes.tensor for p in proposals])[node_mask],
+            num_nodes=torch.bincount(image_index[node_mask], minlength=len(proposals)).tolist(),
+            is_background=background[node_mask],
+            gt_classes=gt_classes[node_mask],
+            negatives=Negatives(
+                student_pooled[negative], teacher_out["pooled"][negative], image_index[negative]
+            ),
+        )
+
     def graph_losses(self, student_pooled: Tensor, teacher_out: dict, proposals: list[Instances]) -> dict:
         """GraphKD's node and edge terms on the nodes of ``select_nodes``, the node loss's background term over
         every negative RoI (METHOD.md §6)."""
-        node_mask, background = self.select_nodes(proposals, teacher_out["scores"])
-        image_index = roi_image_index(proposals, node_mask.device)
-        num_nodes = torch.bincount(image_index[node_mask], minlength=len(proposals)).tolist()
-        boxes = torch.cat([p.proposal_boxes.tensor for p in proposals])[node_mask]  # (N, 4)
-        gt_classes = torch.cat([p.gt_classes for p in proposals])
-        negative = gt_classes == self.roi_heads.num_classes  # (R,) every sampled negative
-        negatives = Negatives(
-            student_pooled[negative], teacher_out["pooled"][negative], image_index[negative]
-        )
-        losses, stats = self.distiller(
-            student_pooled[node_mask],
-            teacher_out["pooled"][node_mask],
-            boxes,
-            num_nodes,
-            background[node_mask],
-            gt_classes[node_mask],
-            negatives=negatives,
-        )
+        nodes = self.node_inputs(proposals, student_pooled, teacher_out)
+        losses, stats = self.distiller(*nodes[:6], negatives=nodes.negatives)
         try:
             get_event_storage().put_scalars(**stats)
         except AssertionError:  # no EventStorage (e.g. a bare forward in a notebook): nothing to log to

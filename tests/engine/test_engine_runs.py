@@ -37,7 +37,7 @@ def test_demo_and_ablation_runs_share_teacher_and_opts(tmp_path, monkeypatch):
         return out_dir / "model_final.pth"
 
     monkeypatch.setattr(runs, "train_run", fake_train_run)
-    config, weights, opts = runs.row_run("full", 1, tmp_path, iters=200, teacher_iters=600)
+    config, weights = runs.row_run("full", 1, tmp_path, iters=200, teacher_iters=600)
     assert config == runs.SYNTH_GRAPHKD_CONFIG and weights == tmp_path / "full_s1" / "model_final.pth"
     (t_script, _, t_dir, t_opts), (s_script, _, s_dir, s_opts) = calls
     assert (t_script, t_dir, s_script, s_dir) == (
@@ -49,17 +49,16 @@ def test_demo_and_ablation_runs_share_teacher_and_opts(tmp_path, monkeypatch):
     assert t_opts[t_opts.index("SOLVER.MAX_ITER") + 1] == "600" and t_opts[t_opts.index("SEED") + 1] == "0"
     assert s_opts[s_opts.index("SOLVER.MAX_ITER") + 1] == "200" and s_opts[s_opts.index("SEED") + 1] == "1"
     assert s_opts[s_opts.index("TEACHER.WEIGHTS") + 1] == str(tmp_path / "teacher_s0" / "model_final.pth")
-    # an ablation row is the GraphKD config plus its diff, nothing else
+    # an ablation row is its leaf config with the same schedule opts, nothing else
     calls.clear()
-    _, _, node_opts = runs.row_run("node", 0, tmp_path, iters=200, teacher_iters=600)
-    assert node_opts == runs.ROWS["node"][2] and "GRAPHKD.EDGE_LOSS_WEIGHT" in node_opts
-    assert calls[-1][1] == runs.SYNTH_GRAPHKD_CONFIG and calls[-1][3][-len(node_opts) - 2 : -2] == node_opts
+    node_config, _ = runs.row_run("node", 0, tmp_path, iters=200, teacher_iters=600)
+    assert node_config == calls[-1][1] == "configs/synthetic/ablation/node.yaml"
+    seed_at = s_opts.index("SEED") + 1
+    assert calls[-1][3] == s_opts[:seed_at] + ["0"] + s_opts[seed_at + 1 :]  # full_s1's opts at seed 0
     # the Dsig row is its own preset, unchanged
     calls.clear()
-    dsig_config, _, dsig_opts = runs.row_run("dsig", 0, tmp_path, iters=200, teacher_iters=600)
-    assert (
-        dsig_config == runs.SYNTH_DSIG_CONFIG and dsig_opts == [] and calls[-1][1] == runs.SYNTH_DSIG_CONFIG
-    )
+    dsig_config, _ = runs.row_run("dsig", 0, tmp_path, iters=200, teacher_iters=600)
+    assert dsig_config == runs.SYNTH_DSIG_CONFIG and calls[-1][1] == runs.SYNTH_DSIG_CONFIG
     # the baseline is a plain detectron2 run: no teacher is trained or passed for it
     calls.clear()
     runs.row_run("baseline", 0, tmp_path, iters=200, teacher_iters=600)
@@ -99,11 +98,67 @@ def test_every_distillation_row_distils_the_shared_teacher():
     from graphkd.modeling.teacher import load_teacher_config
 
     teacher_cfg = load_teacher_config(str(runs.REPO_ROOT / runs.SYNTH_TEACHER_CONFIG), [], device="cpu")
-    for row, (script, config, opts) in runs.ROWS.items():
-        cfg = load_teacher_config(str(runs.REPO_ROOT / config), list(opts), device="cpu")
+    for row, (script, config) in runs.ROWS.items():
+        cfg = load_teacher_config(str(runs.REPO_ROOT / config), [], device="cpu")
         assert cfg.MODEL.ROI_HEADS.NUM_CLASSES == teacher_cfg.MODEL.ROI_HEADS.NUM_CLASSES, row
         assert cfg.DATASETS.TRAIN == teacher_cfg.DATASETS.TRAIN, row
         if script.endswith("distill.py"):
             assert cfg.TEACHER.CONFIG_FILE == runs.SYNTH_TEACHER_CONFIG, row
         else:
             assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN", row
+
+
+# What each ablation row changes against the config it builds on (METHOD.md's ablation, written out here):
+# key -> value; every other key must equal the base's.
+_NO_TEXT = {"GRAPHKD.MERGE.ENABLED": False, "GRAPHKD.SAMPLING.MODE": "none"}
+_EDGE2 = {"GRAPHKD.EDGE_LOSS_WEIGHT": 2.0}
+_ABLATION_DIFFS = {
+    "node": {"GRAPHKD.EDGE_LOSS_WEIGHT": 0.0, **_NO_TEXT},
+    "node_maha": _NO_TEXT,
+    "merge": {"GRAPHKD.SAMPLING.MODE": "none"},
+    "full_diag": {"GRAPHKD.EDGE_LOSS.TYPE": "mahalanobis_diag"},
+    "full_gt": {"GRAPHKD.NODE_TYPE.MODE": "gt"},
+    "full_no_extras": {f"GRAPHKD.EXTRAS.{k}_WEIGHT": 0.0 for k in ("FPN", "LOGIT", "BOX")},
+    "extras_only": {
+        "GRAPHKD.NODE_LOSS.FG_WEIGHT": 0.0,
+        "GRAPHKD.NODE_LOSS.BG_WEIGHT": 0.0,
+        "GRAPHKD.EDGE_LOSS_WEIGHT": 0.0,
+        **_NO_TEXT,
+    },
+    "node_maha_edge2": {**_NO_TEXT, **_EDGE2},
+    "merge_edge2": {"GRAPHKD.SAMPLING.MODE": "none", **_EDGE2},
+    "full_edge2": _EDGE2,
+    "full_diag_edge2": {"GRAPHKD.EDGE_LOSS.TYPE": "mahalanobis_diag", **_EDGE2},
+    "full_gt_edge2": {"GRAPHKD.NODE_TYPE.MODE": "gt", **_EDGE2},
+    "thin_baseline": {"MODEL.RPN.CONV_DIMS": [64], "MODEL.ROI_BOX_HEAD.FC_DIM": 256},
+    "thin_full": {"MODEL.RPN.CONV_DIMS": [64], "MODEL.ROI_BOX_HEAD.FC_DIM": 256},
+}
+
+
+def _flat(cfg, prefix=""):
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = list(value) if isinstance(value, tuple | list) else value
+    return out
+
+
+def test_each_ablation_yaml_changes_exactly_its_keys():
+    from graphkd.config import get_graphkd_cfg
+    from graphkd.engine import runs
+
+    yaml_rows = {row for row, (_, config) in runs.ROWS.items() if config.startswith(runs.ABLATION_DIR)}
+    assert yaml_rows == set(_ABLATION_DIFFS)
+    for row, expected in _ABLATION_DIFFS.items():
+        leaf = get_graphkd_cfg()
+        leaf.merge_from_file(str(runs.REPO_ROOT / runs.ROWS[row][1]))
+        base = get_graphkd_cfg()
+        base_file = (
+            "configs/synthetic/student_R18.yaml" if row == "thin_baseline" else runs.SYNTH_GRAPHKD_CONFIG
+        )
+        base.merge_from_file(str(runs.REPO_ROOT / base_file))
+        leaf_flat, base_flat = _flat(leaf), _flat(base)
+        changed = {k: v for k, v in leaf_flat.items() if base_flat[k] != v}
+        assert changed == expected, row

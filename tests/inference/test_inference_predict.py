@@ -200,7 +200,7 @@ def test_thin_heads_rows_thin_the_rpn_and_box_head_only():
     from graphkd.engine.runs import ROWS, THIN_HEADS
 
     def shapes(row):
-        return _weight_shapes(ROWS[row][1], ROWS[row][2])[0]
+        return _weight_shapes(ROWS[row][1])[0]
 
     thin, student = shapes("thin_baseline"), shapes("baseline")
     assert shapes("thin_full") == thin  # the distilled and the no-KD thin student
