@@ -2,6 +2,7 @@
 
     python scripts/run_experiments.py    # all rows; seeds 0 1 2 for baseline, dsig, full, full_edge2, thin_*
     python scripts/run_experiments.py --rows baseline full --seeds 0 1 2 --seeds-for baseline full
+    python scripts/run_experiments.py --suite converged --curves-plot docs/convergence.png  # the long study
 
 Rows (METHOD.md; each distillation row is a leaf config on configs/synthetic/graphkd_R18_from_R50.yaml in
 configs/synthetic/ablation/<row>.yaml; that config has Dsig's extras on, as METHOD.md §6 sets for R50->R18,
@@ -23,6 +24,8 @@ and the Mahalanobis edge weight at 0.2):
   light_full       the light student with full GraphKD
   thin_baseline    the R-18-FPN student with a 64-d RPN conv and a 256-d box head, no KD
   thin_full        that student with full GraphKD
+  mnv2_baseline    the MobileNetV2-FPN (timm) student, no KD
+  mnv2_full        that student with full GraphKD
 The default output folder is the demo's (output/demo): the demo's teacher_s0, baseline_s0 and full_s0 are
 the same runs (same configs, schedule and seed), so they are reused. Writes results.json, results.md and a
 bar plot (--plot).
@@ -38,6 +41,7 @@ from graphkd.engine.runs import (
     DEMO_TEACHER_ITERS,
     REPO_ROOT,
     ROWS,
+    SUITES,
     ap_curve,
     cached_results,
     evaluate_run,
@@ -74,27 +78,65 @@ def plot(summary: dict[str, dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def plot_curves(results: dict[str, dict], rows: list[str], path: Path) -> None:
+    """AP against training iteration for every run of ``rows`` that logged a curve (``--curve-points``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    for key in sorted(results):
+        curve = results[key].get("curve") or []
+        if row_of(key) in rows and curve:
+            iterations = [point["iteration"] + 1 for point in curve]
+            style = "--" if row_of(key) in ("teacher", "baseline_long") else "-"
+            ax.plot(iterations, [point["AP"] for point in curve], style, marker="o", ms=3, label=key)
+    ax.set_xlabel("training iteration (batch 2)")
+    ax.set_ylabel("box AP (synthetic val)")
+    ax.set_title("AP during training: does KD end higher, or only earlier?")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument(
+        "--suite", choices=list(SUITES), help="a named run list and schedule (runs.SUITES); flags override it"
+    )
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), help="default: every row (or the suite's)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds for --seeds-for rows")
     parser.add_argument(
         "--seeds-for",
         nargs="+",
-        default=["baseline", "dsig", "full", "full_edge2", "thin_baseline", "thin_full"],
-        help="rows run with every seed (others: seed 0)",
+        help="rows run with every seed, others seed 0 (default: baseline dsig full full_edge2 thin_*)",
     )
-    parser.add_argument("--iters", type=int, default=DEMO_ITERS, help="student iterations (batch 2)")
-    parser.add_argument("--teacher-iters", type=int, default=DEMO_TEACHER_ITERS)
+    parser.add_argument("--iters", type=int, help=f"student iterations, batch 2 (default {DEMO_ITERS})")
+    parser.add_argument("--teacher-iters", type=int, help=f"(default {DEMO_TEACHER_ITERS})")
     parser.add_argument(
         "--curve-points",
         type=int,
-        default=0,
-        help="also evaluate every iters/N iterations (AP curves, results.json 'curve'); 0: final only",
+        help="also evaluate every iters/N iterations (AP curves, results.json 'curve'); default 0: final only",
     )
-    parser.add_argument("--output", default="output/demo")
+    parser.add_argument("--output", help="default output/demo (or the suite's)")
     parser.add_argument("--plot", default="docs/ablation.png")
+    parser.add_argument("--curves-plot", default="", help="also plot the AP curves of the rows here (PNG)")
     args = parser.parse_args()
+    defaults = {
+        "rows": list(ROWS),
+        "seeds_for": ["baseline", "dsig", "full", "full_edge2", "thin_baseline", "thin_full"],
+        "iters": DEMO_ITERS,
+        "teacher_iters": DEMO_TEACHER_ITERS,
+        "curve_points": 0,
+        "output": "output/demo",
+        **(SUITES[args.suite] if args.suite else {}),
+    }
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     out = prepare_output(args.output)
     results_path = out / "results.json"
     results = cached_results(results_path)
@@ -118,6 +160,8 @@ def main() -> None:
     (out / "results.md").write_text(runs_table + "\n\n" + table + "\n")
     if args.plot:
         plot(summary, REPO_ROOT / args.plot)
+    if args.curves_plot:
+        plot_curves(results, args.rows, REPO_ROOT / args.curves_plot)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ ROWS: dict[str, tuple[str, str]] = {
     # the light CPU student (configs/light: thinner FPN and box head, fewer test proposals), same teacher
     "light_baseline": (_TRAIN, "configs/light/student_R18_light.yaml"),
     "light_full": (_DISTIL, "configs/light/graphkd_R18light_from_R50.yaml"),
+    # the paper's light pair R50 -> MobileNetV2-FPN (timm), no KD and full GraphKD
+    "mnv2_baseline": (_TRAIN, "configs/synthetic/student_MNv2.yaml"),
+    "mnv2_full": (_DISTIL, "configs/synthetic/graphkd_MNv2_from_R50.yaml"),
 }
 ROWS.update(
     {
@@ -88,6 +91,32 @@ ROWS.update(
 TEACHER_SCHEDULE_ROWS = {"teacher", "baseline_long"}
 # The R-18 student's thinner RPN conv and box head of the thin_* rows (their YAMLs), for bench_infer.py
 THIN_HEADS = ["MODEL.RPN.CONV_DIMS", "[64]", "MODEL.ROI_BOX_HEAD.FC_DIM", "256"]
+
+
+# Named run lists: `run_experiments.py --suite NAME` runs (or finishes) every row of one at its schedule.
+# "converged" is the study of whether GraphKD raises the student's plateau (README "Convergence"): a teacher
+# that has stopped improving, students at half its schedule (and the no-KD student at the teacher's), AP
+# curves from 8 evaluations per run. Its student schedule (1800) is the candidate being measured.
+SUITES: dict[str, dict] = {
+    "demo": {
+        "iters": DEMO_ITERS,
+        "teacher_iters": DEMO_TEACHER_ITERS,
+        "curve_points": 0,
+        "output": "output/demo",
+        "rows": ["teacher", "baseline", "dsig", "node", "node_maha", "merge", "full", "full_gt", "full_diag"]
+        + ["full_no_extras", "extras_only", "full_edge2"],
+        "seeds_for": ["baseline", "dsig", "full", "full_edge2"],
+    },
+    "converged": {
+        "iters": 1800,
+        "teacher_iters": 3600,
+        "curve_points": 8,
+        "output": "output/converged",
+        "rows": ["teacher", "baseline", "full", "dsig", "baseline_long", "node", "node_maha", "merge"]
+        + ["full_gt", "full_diag", "full_edge2", "mnv2_baseline", "mnv2_full"],
+        "seeds_for": ["baseline", "dsig", "full"],
+    },
+}
 
 
 def prepare_output(output: str) -> Path:
