@@ -42,10 +42,10 @@ from .verify import (
     DetectionDiff,
     ExportReport,
     OnnxUnavailableError,
-    _rcnn_inference,
     compare_detections,
     eager_detections,
     onnx_detections,
+    rcnn_inference,
     torchscript_detections,
 )
 
@@ -113,7 +113,7 @@ def tracing_adapter(model: torch.nn.Module, image: torch.Tensor) -> TracingAdapt
             f"export supports GeneralizedRCNN models (and subclasses), not {type(model).__name__}"
         )
     model.eval()
-    return load_detectron2_export().TracingAdapter(model, [{"image": image}], _rcnn_inference)
+    return load_detectron2_export().TracingAdapter(model, [{"image": image}], rcnn_inference)
 
 
 def trace_model(model: torch.nn.Module, image: torch.Tensor) -> tuple[torch.jit.ScriptModule, TracingAdapter]:

@@ -42,7 +42,7 @@ class OnnxUnavailableError(RuntimeError):
     """ONNX export or its check cannot run with the installed packages."""
 
 
-def _rcnn_inference(model: GeneralizedRCNN, inputs: list[dict]) -> list[dict]:
+def rcnn_inference(model: GeneralizedRCNN, inputs: list[dict]) -> list[dict]:
     """What is traced: R-CNN inference without the resize back to page coordinates (not traceable)."""
     instances = model.inference(inputs, do_postprocess=False)[0]
     return [{"instances": instances}]
@@ -53,7 +53,7 @@ def eager_detections(model: torch.nn.Module, image: torch.Tensor) -> Instances:
     """The PyTorch model's detections on one preprocessed image, in its resized coordinates, on the CPU."""
     model = getattr(model, "module", model).eval()
     device = next(model.parameters()).device
-    return _rcnn_inference(model, [{"image": image.to(device)}])[0]["instances"].to("cpu")
+    return rcnn_inference(model, [{"image": image.to(device)}])[0]["instances"].to("cpu")
 
 
 def torchscript_detections(

@@ -62,7 +62,7 @@ def load_inspect_config(config_file: str | os.PathLike, opts: Sequence[str] = ()
     return cfg
 
 
-def _model_class_names(cfg) -> list[str] | None:
+def model_class_names(cfg) -> list[str] | None:
     from detectron2.data import MetadataCatalog
 
     for name in [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST]:
@@ -72,7 +72,7 @@ def _model_class_names(cfg) -> list[str] | None:
     return None
 
 
-def _build_model(cfg, weights: str | os.PathLike | None, seed: int) -> tuple[torch.nn.Module, dict]:
+def build_inspect_model(cfg, weights: str | os.PathLike | None, seed: int) -> tuple[torch.nn.Module, dict]:
     """The ``GraphKDRCNN`` of ``cfg`` in eval mode, the student loaded from ``weights`` when given.
 
     Random weights (a student without ``weights``, the adapter, a teacher allowed to be random) are drawn
@@ -230,7 +230,7 @@ def _check_gt(page: PageSpec, truth: GroundTruth, height: int, width: int, num_c
 
 
 @torch.no_grad()
-def _page_nodes(
+def page_nodes(
     model,
     cfg,
     page: PageSpec,
@@ -256,13 +256,13 @@ def _page_nodes(
     return nodes, mode, (model_height, model_width)
 
 
-def _undirected_edges(edge_index: Tensor) -> Tensor:
+def undirected_edges(edge_index: Tensor) -> Tensor:
     """``(E, 2)`` each undirected edge once (p < q), self loops dropped."""
     return edge_index[:, edge_index[0] < edge_index[1]].t()
 
 
 @dataclass
-class _PageGraphs:
+class PageGraphs:
     """One page's graph at every stage of the distiller, and its loss terms (already weighted)."""
 
     graphs: Batch  # before merging
@@ -272,7 +272,7 @@ class _PageGraphs:
     losses: dict[str, float]
 
 
-def _page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -> _PageGraphs:
+def page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -> PageGraphs:
     """The distiller's graph, merge, sampling and losses on one page's nodes (``GraphKDDistiller.stages`` and
     ``losses``; the page's background nodes stand in for all its negatives)."""
     # GT classes give the agreement with the GT split; without GT, "gt" typing takes the teacher's classes
@@ -290,7 +290,7 @@ def _page_graphs(distiller, nodes: dict, truth: GroundTruth | None, seed: int) -
     stages = distiller.stages(graphs, generator=torch.Generator(device="cpu").manual_seed(seed))
     # + 0.0: no "-0" for an empty graph
     losses = {key: float(value) + 0.0 for key, value in distiller.losses(stages).items()}
-    return _PageGraphs(stages.graphs, stages.merged, stages.cluster, stages.sampled, losses)
+    return PageGraphs(stages.graphs, stages.merged, stages.cluster, stages.sampled, losses)
 
 
 def _strongest_relations(sampled: SampleOutput) -> Tensor:
@@ -311,7 +311,7 @@ def _strongest_relations(sampled: SampleOutput) -> Tensor:
     return torch.cat([pairs, relation[strongest].unsqueeze(0)]).t()
 
 
-def _drawing(stages: _PageGraphs, scale: np.ndarray) -> GraphDrawing:
+def graph_drawing(stages: PageGraphs, scale: np.ndarray) -> GraphDrawing:
     """What the PNGs show, boxes in page pixels (``scale`` maps page to model-input pixels)."""
     merged, sampled = stages.merged, stages.sampled
     # a node's weight is its merged node's, 0 when sampling dropped that one
@@ -322,7 +322,7 @@ def _drawing(stages: _PageGraphs, scale: np.ndarray) -> GraphDrawing:
         boxes=stages.graphs.box.cpu().numpy().reshape(-1, 4) / scale,
         node_type=stages.graphs.node_type.cpu().numpy(),
         weight=merged_weight[stages.cluster].cpu().numpy(),
-        edges=_undirected_edges(stages.graphs.edge_index).cpu().numpy(),
+        edges=undirected_edges(stages.graphs.edge_index).cpu().numpy(),
         cluster=stages.cluster.cpu().numpy(),
         merged_boxes=merged.box.cpu().numpy().reshape(-1, 4) / scale,
         merged_type=merged.node_type.cpu().numpy(),

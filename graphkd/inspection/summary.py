@@ -32,13 +32,13 @@ from graphkd.graph import (
 from .draw import GraphDrawing, draw_graph, draw_merge
 from .nodes import (
     NODE_SOURCES,
-    _build_model,
-    _drawing,
-    _model_class_names,
-    _page_graphs,
-    _page_nodes,
-    _PageGraphs,
-    _undirected_edges,
+    PageGraphs,
+    build_inspect_model,
+    graph_drawing,
+    model_class_names,
+    page_graphs,
+    page_nodes,
+    undirected_edges,
 )
 from .sources import GroundTruth, PageSpec, resolve_pages
 
@@ -59,7 +59,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _write_graphml(stages: _PageGraphs, drawing: GraphDrawing, path: Path, **graph_attrs) -> None:
+def _write_graphml(stages: PageGraphs, drawing: GraphDrawing, path: Path, **graph_attrs) -> None:
     """The graph before merging, boxes in page pixels, with each node's cluster and sampling weight."""
     data = stages.graphs.get_example(0).cpu()
     data.box = torch.as_tensor(drawing.boxes)
@@ -74,7 +74,7 @@ def _write_page_files(
     image_rgb: np.ndarray,
     page: PageSpec,
     output_dir: Path,
-    stages: _PageGraphs,
+    stages: PageGraphs,
     drawing: GraphDrawing,
     mode: str,
 ) -> dict[str, Path]:
@@ -105,7 +105,7 @@ def _write_page_files(
     return outputs
 
 
-def _graph_numbers(distiller, stages: _PageGraphs, drawing: GraphDrawing, truth: GroundTruth | None) -> dict:
+def _graph_numbers(distiller, stages: PageGraphs, drawing: GraphDrawing, truth: GroundTruth | None) -> dict:
     """A page's graph in numbers: node counts by type at each stage, merges, edges, relation gap, GT agreement,
     losses and the sampling weight."""
     graphs, merged, final = stages.graphs, stages.merged, stages.sampled.batch
@@ -124,7 +124,7 @@ def _graph_numbers(distiller, stages: _PageGraphs, drawing: GraphDrawing, truth:
         "largest_cluster": int(drawing.cluster_size.max(initial=0)),
         "edges": {
             "adjacency_before_merge": int(len(drawing.edges)),
-            "adjacency_after_merge": int(len(_undirected_edges(merged.edge_index))),
+            "adjacency_after_merge": int(len(undirected_edges(merged.edge_index))),
             "relation_pairs": num_final * (num_final - 1) // 2,
         },
         # mean |E_student - E_teacher| over the final relation matrix, what the edge loss compares
@@ -159,13 +159,13 @@ def _inspect_page(
 
     image_rgb = read_image_rgb(page.path)  # (H, W, 3)
     height, width = image_rgb.shape[:2]
-    nodes, mode, (model_height, model_width) = _page_nodes(
+    nodes, mode, (model_height, model_width) = page_nodes(
         model, cfg, page, truth, image_rgb, node_source, top_k, seed
     )
     scale = np.array([model_width / width, model_height / height] * 2, dtype=np.float32)
     distiller = model.distiller
-    stages = _page_graphs(distiller, nodes, truth, seed)
-    drawing = _drawing(stages, scale)
+    stages = page_graphs(distiller, nodes, truth, seed)
+    drawing = graph_drawing(stages, scale)
     outputs = _write_page_files(image_rgb, page, output_dir, stages, drawing, mode)
 
     num_nodes = len(drawing.boxes)
@@ -235,12 +235,12 @@ def inspect_pages(
         gt=gt,
         dataset=dataset,
         num_images=num_images,
-        model_classes=_model_class_names(cfg),
+        model_classes=model_class_names(cfg),
         text_class_names=list(cfg.GRAPHKD.NODE_TYPE.TEXT_CLASSES),
     )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model, model_info = _build_model(cfg, weights, seed)
+    model, model_info = build_inspect_model(cfg, weights, seed)
     return [
         _inspect_page(model, cfg, page, truth, output_dir, node_source, top_k, seed, model_info)
         for page in pages
