@@ -102,6 +102,31 @@ def plot_curves(results: dict[str, dict], rows: list[str], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def curves_table(results: dict[str, dict], rows: list[str]) -> str:
+    """Markdown: per run with a curve, its schedule and the AP of each evaluation (every 1/N of the schedule),
+    and the gain over the last quarter (final AP minus the AP at 75% of the schedule, when evaluated there)."""
+    runs = {
+        k: r["curve"] for k in sorted(results) for r in [results[k]] if row_of(k) in rows and r.get("curve")
+    }
+    if not runs:
+        return ""
+    points = max(len(curve) for curve in runs.values())
+    header = [
+        "run",
+        "iterations",
+        *[f"AP @{100 * (i + 1) // points}%" for i in range(points)],
+        "last-quarter gain",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key, curve in runs.items():
+        final = curve[-1]["iteration"] + 1
+        at = {round(4 * (p["iteration"] + 1) / final, 3): p["AP"] for p in curve}
+        gain = f"{curve[-1]['AP'] - at[3.0]:+.1f}" if 3.0 in at else "-"
+        cells = [f"{p['AP']:.1f}" for p in curve] + ["-"] * (points - len(curve))
+        lines.append("| " + " | ".join([key, str(final), *cells, gain]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -155,9 +180,11 @@ def main() -> None:
     runs = {key: results[key] for row in args.rows for key in sorted(results) if row_of(key) == row}
     runs_table = markdown_table(runs, (("train_min", "train (min)", ".1f"),))
     table = markdown_table(summary, (("AP_spread", "AP ± (half range)", ".1f"), ("seeds", "seeds", "d")))
+    curves = curves_table(results, args.rows)
     print(runs_table)
     print(table)
-    (out / "results.md").write_text(runs_table + "\n\n" + table + "\n")
+    print(curves)
+    (out / "results.md").write_text(runs_table + "\n\n" + table + "\n\n" + curves + "\n")
     if args.plot:
         plot(summary, REPO_ROOT / args.plot)
     if args.curves_plot:

@@ -162,3 +162,26 @@ def test_each_ablation_yaml_changes_exactly_its_keys():
         leaf_flat, base_flat = _flat(leaf), _flat(base)
         changed = {k: v for k, v in leaf_flat.items() if base_flat[k] != v}
         assert changed == expected, row
+
+
+def test_ap_curve_lists_every_evaluation_once_in_iteration_order(tmp_path):
+    from graphkd.engine.runs import ap_curve, schedule_opts
+
+    metrics = tmp_path / "metrics.json"
+    rows = [
+        {"iteration": 224, "bbox/AP": 3.0, "bbox/AP-text": 5.0},
+        {"iteration": 239, "total_loss": 1.0},
+        {"iteration": 449, "bbox/AP": 6.0},
+        {"iteration": 449, "bbox/AP": 6.5},  # a resumed run logs the iteration again: the later line wins
+        {"iteration": 899, "bbox/AP": 9.0},
+    ]
+    metrics.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert ap_curve(metrics) == [
+        {"iteration": 224, "AP": 3.0, "AP-text": 5.0},
+        {"iteration": 449, "AP": 6.5},
+        {"iteration": 899, "AP": 9.0},
+    ]
+    assert ap_curve(tmp_path / "absent.json") == []
+    opts = schedule_opts(1800, curve_points=8)
+    assert opts[opts.index("TEST.EVAL_PERIOD") + 1] == "225"
+    assert "TEST.EVAL_PERIOD" not in schedule_opts(1800)
