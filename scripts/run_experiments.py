@@ -119,7 +119,9 @@ def curves_table(results: dict[str, dict], rows: list[str]) -> str:
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, curve in runs.items():
-        final = curve[-1]["iteration"] + 1  # detectron2 logs the last evaluation at MAX_ITER, the others at k-1
+        final = (
+            curve[-1]["iteration"] + 1
+        )  # detectron2 logs the last evaluation at MAX_ITER, the others at k-1
         at = {round(4 * (p["iteration"] + 1) / final, 2): p["AP"] for p in curve}
         gain = f"{curve[-1]['AP'] - at[3.0]:+.1f}" if 3.0 in at else "-"
         cells = [f"{p['AP']:.1f}" for p in curve] + ["-"] * (points - len(curve))
