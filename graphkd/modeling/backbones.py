@@ -109,7 +109,7 @@ def load_timm_file(body: nn.Module, path: str, model_name: str) -> tuple[str, in
         raise ValueError(
             f"MODEL.TIMM.PRETRAINED_FILE {path}: cannot read it ({type(exc).__name__}: {exc})"
         ) from exc
-    mapped, missing, shapes = {}, [], []
+    mapped, used, missing, shapes = {}, set(), [], []
     for key, value in body.state_dict().items():
         source = key if key in state else _FLATTENED.sub(r"\1.\2.", key)
         if source not in state:
@@ -120,6 +120,7 @@ def load_timm_file(body: nn.Module, path: str, model_name: str) -> tuple[str, in
             shapes.append(f"{source}: file {tuple(state[source].shape)} vs model {tuple(value.shape)}")
             continue
         mapped[key] = state[source]
+        used.add(source)
     if missing or shapes:
         details = "; ".join(shapes[:4] + [f"missing {k}" for k in missing[:4]])
         raise ValueError(
@@ -127,7 +128,6 @@ def load_timm_file(body: nn.Module, path: str, model_name: str) -> tuple[str, in
             f"({len(missing)} missing, {len(shapes)} of another shape: {details}); is MODEL.TIMM.NAME right?"
         )
     body.load_state_dict(mapped, strict=False)  # num_batches_tracked may be absent; everything else is there
-    used = {key if key in state else _FLATTENED.sub(r"\1.\2.", key) for key in mapped}
     unused = sorted(k for k in state if k not in used and not k.endswith("num_batches_tracked"))
     logger.info(
         "Loaded %d timm weights of %s from %s (%d unused: classifier/head)",
