@@ -46,6 +46,7 @@ from graphkd.engine.runs import (
     cached_results,
     evaluate_run,
     markdown_table,
+    plateau_gains,
     prepare_output,
     row_of,
     row_run,
@@ -103,8 +104,9 @@ def plot_curves(results: dict[str, dict], rows: list[str], path: Path) -> None:
 
 
 def curves_table(results: dict[str, dict], rows: list[str]) -> str:
-    """Markdown: per run with a curve, its schedule and the AP of each evaluation (every 1/N of the schedule),
-    and the gain over the last quarter (final AP minus the AP at 75% of the schedule, when evaluated there)."""
+    """Markdown: per run with a curve, its schedule, the AP of each evaluation (every 1/N of the schedule) and
+    ``runs.plateau_gains``: the gain over the last quarter, and that gain split at the LR step (the quarter
+    before the step at constant LR; after the step)."""
     runs = {
         k: r["curve"] for k in sorted(results) for r in [results[k]] if row_of(k) in rows and r.get("curve")
     }
@@ -116,16 +118,18 @@ def curves_table(results: dict[str, dict], rows: list[str]) -> str:
         "iterations",
         *[f"AP @{100 * (i + 1) // points}%" for i in range(points)],
         "last-quarter gain",
+        "gain in the quarter before the LR step",
+        "gain after the LR step",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key, curve in runs.items():
-        final = (
-            curve[-1]["iteration"] + 1
-        )  # detectron2 logs the last evaluation at MAX_ITER, the others at k-1
-        at = {round(4 * (p["iteration"] + 1) / final, 2): p["AP"] for p in curve}
-        gain = f"{curve[-1]['AP'] - at[3.0]:+.1f}" if 3.0 in at else "-"
+        gains = plateau_gains(curve)
         cells = [f"{p['AP']:.1f}" for p in curve] + ["-"] * (points - len(curve))
-        lines.append("| " + " | ".join([key, str(curve[-1]["iteration"]), *cells, gain]) + " |")
+        cells += [
+            "-" if gains[k] is None else f"{gains[k]:+.1f}"
+            for k in ("last_quarter", "before_step", "after_step")
+        ]
+        lines.append("| " + " | ".join([key, str(curve[-1]["iteration"]), *cells]) + " |")
     return "\n".join(lines)
 
 

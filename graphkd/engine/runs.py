@@ -21,6 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
 
 
+LR_STEP_FRACTIONS = (0.75, 0.92)  # the two LR steps (x0.1 each), as fractions of the schedule
+
+
 def schedule_opts(iters: int, curve_points: int = 0) -> list[str]:
     """The same schedule for every model, scaled to ``iters``: warmup, two LR steps, resumable checkpoints.
 
@@ -32,7 +35,7 @@ def schedule_opts(iters: int, curve_points: int = 0) -> list[str]:
         "SOLVER.MAX_ITER",
         str(iters),
         "SOLVER.STEPS",
-        f"({int(iters * 0.75)}, {int(iters * 0.92)})",
+        "({}, {})".format(*(int(iters * fraction) for fraction in LR_STEP_FRACTIONS)),
         "SOLVER.WARMUP_ITERS",
         str(max(1, min(50, iters // 10))),
         "SOLVER.CHECKPOINT_PERIOD",
@@ -266,6 +269,35 @@ def ap_curve(metrics_file: Path) -> list[dict]:
                 k[len("bbox/") :]: v for k, v in record.items() if k.startswith("bbox/")
             }
     return [{"iteration": i, **points[i]} for i in sorted(points)]
+
+
+def plateau_gains(curve: list[dict]) -> dict[str, float | None]:
+    """How much a run still gained near its end, from its AP curve (``ap_curve``), in AP points:
+
+    - ``last_quarter``: final AP minus the AP at 75% of the schedule (the study's convergence rule);
+    - ``before_step``: the AP at the first LR step minus the AP a quarter of the schedule earlier, i.e. the
+      gain over the last quarter at the constant LR (a run still rising here has not plateaued);
+    - ``after_step``: final AP minus the AP at the first evaluation after the first LR step.
+
+    With the LR step at 75% (``LR_STEP_FRACTIONS``) ``last_quarter`` always holds the step's jump; the other two
+    separate that jump from the trend. A gain is ``None`` when its evaluations are missing.
+    """
+    if not curve:
+        return {"last_quarter": None, "before_step": None, "after_step": None}
+    final_iteration = curve[-1]["iteration"] + 1  # detectron2 logs the last evaluation at MAX_ITER
+    by_fraction = {round((p["iteration"] + 1) / final_iteration, 3): p["AP"] for p in curve}
+    step = LR_STEP_FRACTIONS[0]
+
+    def gain(start: float, end: float) -> float | None:
+        start_ap, end_ap = by_fraction.get(round(start, 3)), by_fraction.get(round(end, 3))
+        return None if start_ap is None or end_ap is None else end_ap - start_ap
+
+    after = [fraction for fraction in sorted(by_fraction) if step < fraction < 1.0]
+    return {
+        "last_quarter": gain(0.75, 1.0),
+        "before_step": gain(step - 0.25, step),
+        "after_step": gain(after[0], 1.0) if after else None,
+    }
 
 
 def summarize_seeds(results: dict[str, dict], rows: list[str]) -> dict[str, dict]:

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from graphkd.engine.runs import final_evaluation
 
 
@@ -185,3 +187,23 @@ def test_ap_curve_lists_every_evaluation_once_in_iteration_order(tmp_path):
     opts = schedule_opts(1800, curve_points=8)
     assert opts[opts.index("TEST.EVAL_PERIOD") + 1] == "225"
     assert "TEST.EVAL_PERIOD" not in schedule_opts(1800)
+
+
+def test_plateau_gains_split_the_last_quarter_at_the_lr_step():
+    from graphkd.engine.runs import LR_STEP_FRACTIONS, plateau_gains, schedule_opts
+
+    # 1800 iterations evaluated every 225 as detectron2 logs them: iteration k*225-1, the last one at MAX_ITER.
+    aps = [10.0, 20.0, 30.0, 40.0, 44.0, 46.0, 55.0, 55.5]  # the step at 1350 lifts 46 -> 55
+    curve = [{"iteration": 225 * (i + 1) - 1, "AP": ap} for i, ap in enumerate(aps[:-1])]
+    curve.append({"iteration": 1800, "AP": aps[-1]})
+    gains = plateau_gains(curve)
+    assert gains["last_quarter"] == pytest.approx(55.5 - 46.0)  # 1350 -> 1800
+    assert gains["before_step"] == pytest.approx(46.0 - 40.0)  # 900 -> 1350, constant LR
+    assert gains["after_step"] == pytest.approx(55.5 - 55.0)  # 1575 -> 1800
+    opts = schedule_opts(1800)
+    assert opts[opts.index("SOLVER.STEPS") + 1] == "(1350, 1656)"
+    assert LR_STEP_FRACTIONS[0] == 0.75
+    # a curve without the evaluations a gain needs says so instead of guessing
+    sparse = plateau_gains([{"iteration": 899, "AP": 5.0}, {"iteration": 1800, "AP": 9.0}])
+    assert sparse == {"last_quarter": None, "before_step": None, "after_step": None}
+    assert plateau_gains([]) == {"last_quarter": None, "before_step": None, "after_step": None}
