@@ -185,3 +185,61 @@ def test_images_without_rois_count_in_the_mean_over_images():
     ]
     mean = roi_box_kd(deltas_s, deltas_t, gt, 2, 0.0, split, "mean")
     assert mean.item() == pytest.approx(sum(box) / 3, rel=1e-5)
+
+
+# Bad input: each check raises ValueError with a message that names the culprit (what, and both shapes), so a
+# wiring mistake in a training run says which tensors disagree. Exact, case-sensitive messages.
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: roi_logit_kd(torch.zeros(2, 3), torch.zeros(2, 4)),
+            "student logits (2, 3) and teacher (2, 4) differ",
+        ),
+        (
+            lambda: roi_box_kd(torch.zeros(2, 4), torch.zeros(3, 4), torch.tensor([0, 1]), num_classes=1),
+            "student deltas (2, 4) and teacher (3, 4) differ",
+        ),
+        (
+            lambda: roi_box_kd(torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 1, 0]), num_classes=1),
+            "gt_classes (3,) must be (2,)",
+        ),
+        (
+            lambda: dense_box_l1(torch.zeros(2, 4), torch.zeros(2, 5), torch.ones(2, dtype=torch.bool)),
+            "student deltas (2, 4) and teacher (2, 5) differ",
+        ),
+        (
+            lambda: dense_box_l1(torch.zeros(2, 4), torch.zeros(2, 4), torch.ones(3, dtype=torch.bool)),
+            "fg_mask (3,) must be (2,)",
+        ),
+        (
+            lambda: roi_logit_kd(torch.zeros(2, 3), torch.zeros(2, 3), temperature=0.0),
+            "temperature must be positive, got 0.0",
+        ),
+        (
+            lambda: fpn_feature_mse({"p2": torch.zeros(1)}, {"p3": torch.zeros(1)}),
+            "FPN levels differ: student only ['p2'], teacher only ['p3']",
+        ),
+        (lambda: fpn_feature_mse({}, {}), "fpn_feature_mse got no feature levels"),
+        (
+            lambda: fpn_feature_mse(
+                {"p2": torch.zeros(1, 2, 2, 2), "p3": torch.zeros(1, 2, 1, 1)},
+                {"p2": torch.zeros(1, 3, 2, 2), "p3": torch.zeros(1, 2, 2, 2)},
+            ),
+            "FPN feature shapes differ: p2: student (1, 2, 2, 2) vs teacher (1, 3, 2, 2); "
+            "p3: student (1, 2, 1, 1) vs teacher (1, 2, 2, 2)",
+        ),
+    ],
+)
+def test_extras_reject_bad_input_naming_the_culprit(call, message):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert str(error.value) == message
+
+
+def test_roi_logit_kd_of_a_single_roi_is_its_kl():
+    """R = 1 is a real case (one RoI sampled), not the empty one: the loss is that RoI's mean KL."""
+    student, teacher = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([[0.0, 1.0, 0.5]])
+    elements = _ref_kl_elements(student[0].tolist(), teacher[0].tolist(), 1.0)
+    assert roi_logit_kd(student, teacher).item() == pytest.approx(sum(elements) / 3, rel=1e-6)
+    assert roi_logit_kd(student, teacher).item() > 0.1

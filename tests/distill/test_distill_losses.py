@@ -385,3 +385,51 @@ def test_registry_builds_by_name_and_rejects_unknown():
     assert isinstance(build_edge_loss("mse"), MSEEdgeLoss)
     with pytest.raises(ValueError, match="mahalanobis, mahalanobis_diag, mse"):
         build_edge_loss("l2")
+
+
+def test_mahalanobis_diag_on_graphs_of_two_three_one_and_none_nodes_matches_explicit_loops():
+    """Graphs of K = 2 (the smallest that counts), 3, 1 (skipped) and a trailing empty one: the mean of the
+    per-graph loop references over the two graphs with K >= 2, and in training mode the EMA starts from the
+    variance of the VALID off-diagonal teacher entries only (padding of the 2-node graph is no entry)."""
+    student, teacher, batch = _pair((2, 3, 1), dim=6, seed=11)
+    node_type = torch.tensor([0, 0, 0, 0, 1, 0])
+    fixed = _make("mahalanobis_diag")
+    loss = fixed(student, teacher, batch, node_type=node_type, num_graphs=4)
+    graphs = [slice(0, 2), slice(2, 5)]
+    expected = sum(
+        _ref_diag(student[g].detach(), teacher[g].detach(), fixed.running_var, node_type[g]) for g in graphs
+    ) / len(graphs)
+    torch.testing.assert_close(
+        loss.double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-4, atol=1e-6
+    )
+
+    training = DiagMahalanobisEdgeLoss(momentum=0.9)
+    training(student, teacher, batch, node_type=node_type, num_graphs=4)
+    text_text, text_nontext = [], []
+    for g in graphs:
+        e_t, types = _cos(teacher[g].detach()), node_type[g].tolist()
+        for p in range(len(types)):
+            for q in range(len(types)):
+                if p != q:
+                    (text_text if types[p] + types[q] == 0 else text_nontext).append(e_t[p, q])
+    torch.testing.assert_close(training.running_var[0], torch.stack(text_text).var())
+    torch.testing.assert_close(training.running_var[1], torch.stack(text_nontext).var())
+
+
+@pytest.mark.parametrize("momentum", [0.0, 1.0])
+def test_mahalanobis_diag_accepts_the_momentum_bounds(momentum):
+    assert DiagMahalanobisEdgeLoss(momentum=momentum).momentum == momentum
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"momentum": 1.5}, "momentum must be in [0, 1], got 1.5"),
+        ({"momentum": -0.1}, "momentum must be in [0, 1], got -0.1"),
+        ({"eps": 0.0}, "eps must be positive, got 0.0"),
+    ],
+)
+def test_mahalanobis_diag_rejects_bad_settings_naming_them(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        DiagMahalanobisEdgeLoss(**kwargs)
+    assert str(error.value) == message

@@ -59,3 +59,14 @@ def test_empty_graph():
         edge_index=torch.zeros(2, 0, dtype=torch.long),
     )
     assert to_networkx(empty).number_of_nodes() == 0
+
+
+def test_write_graphml_keeps_nodes_without_a_box(tmp_path):
+    """A node someone added to the exported graph by hand (no ``box``) is written with its own attributes."""
+    graph = to_networkx(make_graph())
+    graph.add_node("note", label="added by hand")
+    graph.add_edge("note", 0)
+    write_graphml(graph, tmp_path / "graph.graphml")
+    read = nx.read_graphml(tmp_path / "graph.graphml")
+    assert read.nodes["note"] == {"label": "added by hand"}
+    assert read.nodes["0"]["x1"] == 10.0 and read.has_edge("note", "0")

@@ -113,3 +113,14 @@ def test_gt_node_types_and_agreement():
     predicted = torch.tensor([0, 1, 0, 1, 0, 0, NODE_BACKGROUND])
     assert node_type_agreement(predicted, node_type) == pytest.approx(3 / 5)
     assert math.isnan(node_type_agreement(torch.tensor([2, 2]), torch.tensor([0, 1])))
+
+
+@pytest.mark.parametrize(
+    "text_classes",
+    [[0, 1, 2], (0, 1, 2), {0, 1, 2}, frozenset({2, 1, 0}), torch.tensor([0, 1, 2])],
+    ids=["list", "tuple", "set", "frozenset", "tensor"],
+)
+def test_gt_node_types_takes_text_classes_as_any_collection(text_classes):
+    """Metadata may hold the text ids as a list, a tuple, a set or a tensor: all give the same types."""
+    gt_classes = torch.tensor([2, 3, 0, -1, 4, 1])
+    assert gt_node_types(gt_classes, text_classes).tolist() == [0, 1, 0, -1, 1, 0]

@@ -76,14 +76,19 @@ def test_none_mode_keeps_every_node_at_weight_one():
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.5])
-def test_sample_mode_keeps_quota_of_text_and_induced_subgraph(beta):
-    graphs = [make_graph(types, seed) for seed, types in enumerate(GRAPHS)]
+@pytest.mark.parametrize(
+    "graph_types",
+    [GRAPHS, GRAPHS + [[N, N]], GRAPHS + [[T, T]]],
+    ids=["mixed", "last-without-text", "last-without-nontext"],  # per-image counts cover trailing images
+)
+def test_sample_mode_keeps_quota_of_text_and_induced_subgraph(beta, graph_types):
+    graphs = [make_graph(types, seed) for seed, types in enumerate(graph_types)]
     batch = Batch.from_data_list(graphs)
     generator = torch.Generator().manual_seed(0)
     out = AdaptiveNodeSampler(mode="sample", beta=beta)(batch, generator=generator)
-    assert out.batch.num_graphs == len(GRAPHS)
+    assert out.batch.num_graphs == len(graph_types)
     assert torch.equal(out.perm, out.perm.sort().values)
-    for index, types in enumerate(GRAPHS):
+    for index, types in enumerate(graph_types):
         start, end = int(batch.ptr[index]), int(batch.ptr[index + 1])
         kept = out.perm[(out.perm >= start) & (out.perm < end)] - start
         kept_types = [types[node] for node in kept.tolist()]

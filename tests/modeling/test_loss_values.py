@@ -400,3 +400,26 @@ def test_select_nodes_equals_brute_force_per_image(tiny_teacher, thresh, cap):
     assert torch.equal(node, ref_node) and torch.equal(background, ref_background)
     if cap == 10:
         assert int(background.sum()) == 20
+
+
+def test_node_inputs_count_a_trailing_image_without_nodes(tiny_teacher):
+    """A third image whose RoIs are all easy negatives (teacher CE against background < 0.6) has 0 graph nodes
+    and still counts: ``num_nodes`` has one entry per image, and its negatives feed the background term."""
+    model = _model(tiny_teacher, _preset("graphkd_R18_from_R50.yaml"))
+    fx = _fixture(seed=2)
+    easy = Instances((128, 160))
+    easy.proposal_boxes = Boxes(torch.tensor([[0.0, 0.0, 20.0, 20.0], [30.0, 30.0, 60.0, 50.0]]))
+    easy.gt_classes = torch.tensor([BG, BG])
+    proposals = [*fx["proposals"], easy]
+    easy_scores = torch.zeros(2, NUM_CLASSES + 1)
+    easy_scores[:, BG] = 10.0  # CE against background ~ 0: never mined
+    teacher_out = dict(fx["teacher_out"])
+    teacher_out["scores"] = torch.cat([teacher_out["scores"], easy_scores])
+    teacher_out["pooled"] = torch.cat([teacher_out["pooled"], torch.ones(2, CHANNELS, 7, 7)])
+    student = torch.cat([fx["student"].detach(), torch.zeros(2, CHANNELS, 7, 7)])
+    nodes = model.node_inputs(proposals, student, teacher_out)
+    ref_node, _ = _brute_force_selection(proposals, teacher_out["scores"], 0.6, 64)
+    per_image = [int(ref_node[list(rows)].sum()) for rows in _image_slices(proposals)]
+    assert per_image[2] == 0 and min(per_image[:2]) > 0
+    assert nodes.num_nodes == per_image
+    assert nodes.negatives.batch.tolist().count(2) == 2

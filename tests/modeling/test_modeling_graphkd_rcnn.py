@@ -54,6 +54,23 @@ def test_training_step_logs_finite_graphkd_losses(model):
     assert scalars["graphkd/bg_nodes"][0] <= 2 * 64  # MAX_PER_IMAGE per image
 
 
+def test_eval_forward_is_plain_detectron2_inference(model):
+    """In eval mode GraphKDRCNN is the student alone: the same detections as GeneralizedRCNN's forward."""
+    from detectron2.modeling import GeneralizedRCNN
+
+    model.eval()
+    model.roi_heads.box_predictor.test_score_thresh = 0.0  # a random student: keep every detection
+    inputs = random_page_inputs(num_images=2)
+    with torch.no_grad():
+        ours = model(inputs)
+        plain = GeneralizedRCNN.forward(model, inputs)
+    assert len(ours) == 2 and all(len(out["instances"]) > 0 for out in ours)
+    for mine, reference in zip(ours, plain):
+        assert mine["instances"].image_size == reference["instances"].image_size
+        assert torch.equal(mine["instances"].pred_boxes.tensor, reference["instances"].pred_boxes.tensor)
+        assert torch.equal(mine["instances"].scores, reference["instances"].scores)
+
+
 def test_teacher_is_outside_the_module_tree_and_frozen(model):
     assert_teacher_outside_and_frozen(model)
 
