@@ -1,11 +1,12 @@
-"""CPU inference speed, size and FLOPs: the R-50-FPN teacher vs R-18-FPN students (standard, thin heads, light).
+"""CPU inference speed, size and FLOPs: the R-50-FPN teacher vs the students (R-18-FPN standard, thin heads, light;
+MobileNetV2-FPN).
 
     python benchmarks/bench_infer.py                      # 20 timed pages after 3 warm-up pages
     python benchmarks/bench_infer.py --num-pages 5 --warmup 1 --threads 2
 
 Every model sees the same generated 600x800 pages, preprocessed as ``scripts/predict.py`` does (resized
-to the synthetic configs' INPUT.MIN/MAX_SIZE_TEST, the same for all four), one page per call: PyTorch eager ``model([x])`` and the
-TorchScript trace (``graphkd.inference.export.trace_model``) of the same model. The eight variants run
+to the synthetic configs' INPUT.MIN/MAX_SIZE_TEST, the same for all five), one page per call: PyTorch eager ``model([x])`` and the
+TorchScript trace (``graphkd.inference.export.trace_model``) of the same model. The ten variants run
 interleaved, page by page, so a busy machine slows them alike; the table gives the median wall-clock
 ms/page (and pages/s) over the timed pages after the warm-up pages, and the median process CPU time per
 page (all threads), which another process's load disturbs less. Weights are random (fixed seed): the cost
@@ -43,6 +44,7 @@ MODELS = [  # (name, config, opts)
     ("student R-18-FPN", "configs/synthetic/student_R18.yaml", []),
     ("R-18-FPN, thin RPN + box head (rows thin_*)", "configs/synthetic/student_R18.yaml", THIN_HEADS),
     ("light student R-18-FPN", "configs/light/student_R18_light.yaml", []),
+    ("student MobileNetV2-FPN (timm)", "configs/synthetic/student_MNv2.yaml", []),
 ]
 
 
