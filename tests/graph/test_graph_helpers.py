@@ -14,7 +14,7 @@ def test_edge_cosine_paths_match_cosine_similarity(monkeypatch, gram_ratio):
     monkeypatch.setattr(similarity, "_GRAM_EDGE_RATIO", gram_ratio)
     monkeypatch.setattr(similarity, "_EDGE_CHUNK_ELEMENTS", 40)  # several chunks of 5 edges
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(9, 2, 4, generator=generator)
+    x = 1e-3 * torch.randn(9, 2, 4, generator=generator)  # norms << 1: normalising must not clamp them
     x[3] = 0  # a zero vector has cosine 0
     batch = torch.tensor([0, 0, 0, 0, 2, 2, 2, 2, 2])
     edge_index = torch.tensor([[0, 1, 3, 2, 4, 5, 8, 6, 7, 4, 1], [1, 0, 2, 2, 5, 4, 4, 7, 8, 6, 3]])
@@ -23,6 +23,9 @@ def test_edge_cosine_paths_match_cosine_similarity(monkeypatch, gram_ratio):
     torch.testing.assert_close(got, expected)
     assert got[2].item() == 0.0 and got.dtype == torch.float32
     assert edge_cosine(x, edge_index[:, :0], batch).shape == (0,)
+    assert edge_cosine(x.half(), edge_index[:, :0], batch).dtype == torch.float32  # (E,) float32, also empty
+    # a merged node alone with its self-loop (an exported one-node graph): one used node, cosine 1
+    assert edge_cosine(x[:1], torch.tensor([[0], [0]])).tolist() == pytest.approx([1.0])
 
 
 def test_edge_cosine_half_precision_input_under_autocast():

@@ -304,3 +304,26 @@ def test_merging_a_merged_graph_weights_its_nodes_by_their_size():
     torch.testing.assert_close(twice.batch.x[0], expected_student)
     torch.testing.assert_close(twice.batch.x_teacher, once.batch.x_teacher)
     assert twice.batch.cluster_size.tolist() == once.batch.cluster_size.tolist() == [3, 1]
+
+
+def test_an_edge_at_exactly_the_threshold_merges():
+    """METHOD.md §4 keeps the edges with score >= threshold: orthogonal teacher features (cosine exactly 0)
+    merge at threshold 0 and not above it."""
+    graph = make_graph([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [T, T, N], [(0, 1), (1, 2)])
+    assert TextNodeMerge(threshold=0.0, min_text_ratio=0.0)(graph).cluster.tolist() == [0, 0, 1]
+    assert TextNodeMerge(threshold=1e-6, min_text_ratio=0.0)(graph).cluster.tolist() == [0, 1, 2]
+
+
+def test_when_nothing_merges_only_merged_nodes_keep_self_loops():
+    """Output self-loops mark merged nodes (cluster_size > 1). A graph that merges nothing keeps the loop of
+    a node merged by an earlier call and drops a stray loop of a single node (never built by us)."""
+    graph = make_graph([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [T, T, N], [(0, 1), (1, 2)])
+    graph.cluster_size = torch.tensor([2, 1, 1])
+    graph.edge_index = torch.cat(
+        [graph.edge_index, torch.tensor([[0, 1], [0, 1]])], dim=1
+    )  # loops on 0 and 1
+    out = TextNodeMerge(threshold=0.5, min_text_ratio=0.0)(graph)
+    assert out.cluster.tolist() == [0, 1, 2]
+    loops = out.batch.edge_index[:, out.batch.edge_index[0] == out.batch.edge_index[1]]
+    assert loops.tolist() == [[0], [0]]
+    assert out.batch.edge_index.size(1) == 5  # the 4 directed chain edges and node 0's loop

@@ -423,3 +423,68 @@ def test_node_inputs_count_a_trailing_image_without_nodes(tiny_teacher):
     assert per_image[2] == 0 and min(per_image[:2]) > 0
     assert nodes.num_nodes == per_image
     assert nodes.negatives.batch.tolist().count(2) == 2
+
+
+def test_distiller_without_negatives_uses_the_graphs_background_nodes(tiny_teacher):
+    """RetinaNet students and lone pages pass no ``negatives``: the background term then runs over the graphs'
+    mined background nodes, s_b = alpha * |fg_b| / |bg_b| (METHOD.md §6 with neg_b = the mined nodes). A
+    trailing image without nodes counts in the mean over the 3 images. Float64 loops over images and nodes."""
+    preset = _preset("graphkd_R18_from_R50.yaml")
+    model = _model(tiny_teacher, preset)
+    g = preset.GRAPHKD
+    fx = _fixture(seed=3)
+    gt = torch.cat([p.gt_classes for p in fx["proposals"]])
+    node_mask, background = model.select_nodes(fx["proposals"], fx["teacher_out"]["scores"])
+    image = torch.repeat_interleave(torch.arange(2), torch.tensor([len(p) for p in fx["proposals"]]))
+    counts = torch.bincount(image[node_mask], minlength=2).tolist()
+    inputs = (
+        fx["student"][node_mask],
+        fx["teacher"][node_mask],
+        torch.cat([p.proposal_boxes.tensor for p in fx["proposals"]])[node_mask],
+    )
+    with_empty, _ = model.distiller(*inputs, [*counts, 0], background[node_mask], gt[node_mask])
+    two_images, _ = model.distiller(*inputs, counts, background[node_mask], gt[node_mask])
+
+    student, teacher = fx["student"][node_mask].detach().double(), fx["teacher"][node_mask].double()
+    node_image, node_bg = image[node_mask], background[node_mask]
+    bg_terms = []
+    for b in range(2):
+        fg_rows = [i for i in range(len(node_image)) if node_image[i] == b and not node_bg[i]]
+        bg_rows = [i for i in range(len(node_image)) if node_image[i] == b and node_bg[i]]
+        assert fg_rows and bg_rows
+        scale = g.BG_WEIGHT_ALPHA * len(fg_rows) / len(bg_rows)
+        total = sum(float(((student[i] - teacher[i]) ** 2).sum()) for i in bg_rows)
+        bg_terms.append(scale * total / (D * len(bg_rows)))
+    expected_bg = g.NODE_LOSS.BG_WEIGHT * sum(bg_terms) / 3  # the empty third image adds 0 and counts
+    assert with_empty["loss_graphkd_node_bg"].item() == pytest.approx(expected_bg, rel=1e-5)
+    # the foreground term's per-image mean also counts the empty image; the edge loss skips it
+    assert with_empty["loss_graphkd_node_fg"].item() == pytest.approx(
+        two_images["loss_graphkd_node_fg"].item() * 2 / 3, rel=1e-5
+    )
+    assert with_empty["loss_graphkd_edge"].item() == pytest.approx(
+        two_images["loss_graphkd_edge"].item(), rel=1e-5
+    )
+
+
+@pytest.mark.parametrize(("fpn", "logit", "box"), [(0.0, 0.5, 0.0), (0.25, 0.0, 0.75)])
+def test_each_extra_is_on_exactly_when_its_weight_is_positive(tiny_teacher, fpn, logit, box):
+    """A weight of 0 leaves its term out of the loss dict; any positive weight (also below 1) scales it."""
+    preset = _preset("graphkd_R18_from_R50.yaml")
+    preset.GRAPHKD.EXTRAS.FPN_WEIGHT, preset.GRAPHKD.EXTRAS.LOGIT_WEIGHT = fpn, logit
+    preset.GRAPHKD.EXTRAS.BOX_WEIGHT = box
+    model = _model(tiny_teacher, preset)
+    fx = _fixture(seed=4)
+    with EventStorage():
+        extras = model.extra_losses(fx["student_fpn"], fx["predictions"], fx["teacher_out"], fx["proposals"])
+    on = {key for key, weight in (("fpn", fpn), ("logit", logit), ("box", box)) if weight > 0}
+    assert set(extras) == {f"loss_graphkd_{key}" for key in on}
+    # each present term is its weight times the unweighted term (computed with weight 1)
+    unit = _preset("graphkd_R18_from_R50.yaml")
+    unit.GRAPHKD.EXTRAS.FPN_WEIGHT = unit.GRAPHKD.EXTRAS.LOGIT_WEIGHT = unit.GRAPHKD.EXTRAS.BOX_WEIGHT = 1.0
+    with EventStorage():
+        ones = _model(tiny_teacher, unit).extra_losses(
+            fx["student_fpn"], fx["predictions"], fx["teacher_out"], fx["proposals"]
+        )
+    for key, weight in (("fpn", fpn), ("logit", logit), ("box", box)):
+        if weight > 0:
+            torch.testing.assert_close(extras[f"loss_graphkd_{key}"], weight * ones[f"loss_graphkd_{key}"])
