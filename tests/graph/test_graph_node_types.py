@@ -124,3 +124,31 @@ def test_gt_node_types_takes_text_classes_as_any_collection(text_classes):
     """Metadata may hold the text ids as a list, a tuple, a set or a tensor: all give the same types."""
     gt_classes = torch.tensor([2, 3, 0, -1, 4, 1])
     assert gt_node_types(gt_classes, text_classes).tolist() == [0, 1, 0, -1, 1, 0]
+
+
+def test_otsu_batched_constant_graph_before_another_keeps_its_maximum():
+    """A single-class graph followed by another graph: no split may reach across into the next graph."""
+    values = torch.tensor([1.0, 1.0, 1.0, 5.0, 6.0, 9.0])
+    batch = torch.tensor([0, 0, 0, 1, 1, 1])
+    thresholds = otsu_threshold(values, batch)
+    assert thresholds[0].item() == 1.0  # the maximum: one class
+    assert thresholds[1].item() == pytest.approx(7.5)  # {5, 6} | {9}
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1.0, 1e4])
+def test_otsu_split_is_scale_invariant(scale):
+    """The between-class variance of small statistics is far below 1: the split must not depend on scale."""
+    values = torch.tensor([0.10, 0.12, 0.11, 0.90, 0.95]) * scale
+    assert otsu_threshold(values).item() == pytest.approx(0.51 * scale, rel=1e-5)
+
+
+def test_covariance_types_of_a_trailing_image_with_background_only():
+    stats = [1.0, 1.2, 0.8, 1.1, 9.0, 9.5, 3.0, 4.0]
+    batch = torch.tensor([0] * 6 + [1] * 2)
+    is_background = torch.tensor([False] * 6 + [True] * 2)
+    node_type = covariance_node_types(feats_with_statistic(stats), batch, is_background)
+    assert node_type.tolist() == [0, 0, 0, 0, 1, 1, NODE_BACKGROUND, NODE_BACKGROUND]
+
+
+def test_covariance_statistic_is_float32_also_without_nodes():
+    assert covariance_statistic(torch.zeros(0, 3, 7, 7, dtype=torch.bfloat16)).dtype == torch.float32
