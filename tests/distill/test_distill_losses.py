@@ -433,3 +433,24 @@ def test_mahalanobis_diag_rejects_bad_settings_naming_them(kwargs, message):
     with pytest.raises(ValueError) as error:
         DiagMahalanobisEdgeLoss(**kwargs)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("sigma", "added"),
+    [
+        ([[1.0, 0.0], [0.0, -0.5e-4]], 1e-3),  # the first retry adds jitter * 10, not jitter
+        ([[1.0, 0.0], [0.0, -0.05]], 1e-1),  # jitter * 10^3: the third of the four retries
+        ([[0.0, 0.0], [0.0, 1.0]], 1e-3),  # the first leading minor fails (info = 1)
+    ],
+    ids=["first-retry", "third-retry", "first-minor"],
+)
+def test_cholesky_jitter_retries_with_jitter_times_powers_of_ten(sigma, added):
+    """Retry i adds jitter * 10^i (i = 1..4) to the diagonal; the first that factorises is the result. A
+    positive definite graph beside it keeps its own factor."""
+    sigma = torch.tensor(sigma, dtype=torch.float64)
+    spd = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    chol = _cholesky_with_jitter(torch.stack([sigma, spd]), jitter=1e-4)
+    torch.testing.assert_close(
+        chol[0], torch.linalg.cholesky(sigma + added * torch.eye(2, dtype=torch.float64))
+    )
+    torch.testing.assert_close(chol[1], torch.linalg.cholesky(spd))

@@ -320,6 +320,7 @@ def test_distiller_forward_equals_the_pipeline_assembled_by_hand(tiny_teacher):
     preset = _preset("graphkd_R18_from_R50.yaml")
     model = _model(tiny_teacher, preset)
     distiller, g = model.distiller, preset.GRAPHKD
+    distiller.text_classes = [TEXT]  # the dataset's text classes: GT types for the logged agreement only
     fx = _fixture(seed=3)
     gt = torch.cat([p.gt_classes for p in fx["proposals"]])
     node_mask, background = model.select_nodes(fx["proposals"], fx["teacher_out"]["scores"])
@@ -328,7 +329,7 @@ def test_distiller_forward_equals_the_pipeline_assembled_by_hand(tiny_teacher):
     boxes = torch.cat([p.proposal_boxes.tensor for p in fx["proposals"]])[node_mask]
     negative = gt == BG
     negatives = Negatives(fx["student"][negative], fx["teacher"][negative], image[negative])
-    losses, _ = distiller(
+    losses, stats = distiller(
         fx["student"][node_mask],
         fx["teacher"][node_mask],
         boxes,
@@ -348,6 +349,7 @@ def test_distiller_forward_equals_the_pipeline_assembled_by_hand(tiny_teacher):
         node_type_mode=g.NODE_TYPE.MODE,
         adjacency_gap=g.ADJACENCY.GAP,
         min_axis_overlap=g.ADJACENCY.MIN_AXIS_OVERLAP,
+        text_classes=[TEXT],
     )
     merged, cluster = TextNodeMerge(g.MERGE.THRESH, g.MERGE.MAX_ROUNDS, g.MERGE.MIN_TEXT_RATIO)(graphs)
     assert merged.num_nodes < graphs.num_nodes  # merging did something
@@ -368,6 +370,20 @@ def test_distiller_forward_equals_the_pipeline_assembled_by_hand(tiny_teacher):
     assert set(losses) == set(expected)
     for key in expected:
         torch.testing.assert_close(losses[key], expected[key], rtol=1e-6, atol=0.0, msg=key)
+    # the logged counts: node types of the built graphs and of the final (merged, sampled) ones, and the share
+    # of foreground nodes whose covariance type agrees with the GT type (built graphs only)
+    expected_stats = {}
+    for prefix, types in (("", graphs.node_type.tolist()), ("final_", final.node_type.tolist())):
+        for name, kind in (("text", 0), ("nontext", 1), ("bg", 2)):
+            expected_stats[f"graphkd/{prefix}{name}_nodes"] = float(types.count(kind))
+    pairs = [
+        (t, r)
+        for t, r in zip(graphs.node_type.tolist(), graphs.gt_node_type.tolist())
+        if t < 2 and r in (0, 1)
+    ]
+    expected_stats["graphkd/type_agreement"] = sum(t == r for t, r in pairs) / len(pairs)
+    assert stats == pytest.approx(expected_stats)
+    assert 0 < expected_stats["graphkd/final_text_nodes"] < expected_stats["graphkd/text_nodes"]
 
 
 def _brute_force_selection(proposals, scores, thresh, cap):
