@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,34 @@ def _quiet_threads():
     # machine made small convolutions ~30x slower. Subprocess tests (scripts) keep torch's default.
     torch.set_num_threads(1)
     yield
+
+
+def pytest_configure(config):
+    """Under mutmut (``make mutation``), one temporary folder per test process, removed when it ends.
+
+    mutmut runs every mutant's tests in a process forked from one that has imported the suite; pytest's numbered
+    ``pytest-of-<user>/pytest-N`` folders of those processes were never removed, and 250 of them (45-930 MB
+    each: tiny teachers, generated pages) filled the disk twice. Each process now writes under
+    ``$TMPDIR/graphkd-mutmut/<pid>``, removed at the end of its session, and folders of processes that died
+    first are removed by the next one.
+    """
+    if not os.environ.get("MUTANT_UNDER_TEST") or config.option.basetemp:
+        return
+    root = Path(tempfile.gettempdir()) / "graphkd-mutmut"
+    root.mkdir(exist_ok=True)
+    for folder in root.iterdir():
+        if folder.name.isdigit() and not _process_alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    basetemp = root / str(os.getpid())
+    config.option.basetemp = str(basetemp)
+    config.add_cleanup(lambda: shutil.rmtree(basetemp, ignore_errors=True))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

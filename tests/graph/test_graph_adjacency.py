@@ -124,3 +124,28 @@ def test_tiny_graphs(count):
     boxes = torch.tensor([[0, 0, 10, 10], [0, 12, 10, 22]], dtype=torch.float32)[:count]
     edge_index = spatial_adjacency(boxes)
     assert edge_index.dtype == torch.long and edge_index.shape == (2, 2 if count == 2 else 0)
+
+
+# Each pair of boxes at a boundary of METHOD.md §3's rules, one image each (gap 1, ratio 0.5, lower medians):
+# the inclusive bounds (gap <= gap x median, overlap >= ratio x the narrower) and the strict one (overlap > 0).
+BOUNDARY_PAIRS = [
+    ([[0, 0, 10, 10], [0, 20, 10, 30]], True),  # same column, vertical gap = the median height
+    ([[0, 0, 10, 10], [5, 12, 25, 22]], True),  # same column, horizontal overlap = half the narrower
+    ([[0, 0, 10, 10], [20, 0, 30, 10]], True),  # side by side, horizontal gap = the median width
+    ([[0, 0, 10, 10], [12, 5, 22, 25]], True),  # side by side, vertical overlap = half the shorter
+    ([[0, 0, 10, 10], [10, 8, 20, 30]], False),  # touching left-right: no overlap, too little extent shared
+    ([[0, 0, 10, 10], [9.5, 8, 20, 30]], True),  # overlapping by 0.5 x 2 px
+    ([[0, 0, 10, 10], [8, 10, 30, 20]], False),  # touching top-bottom
+    ([[0, 0, 10, 10], [8, 9.5, 30, 20]], True),  # overlapping by 2 x 0.5 px
+    ([[0, 0, 10, 0.5], [0, 1.2, 10, 1.7]], False),  # lines 0.5 px tall, 0.7 px apart: gap > median height
+]
+
+
+def test_rules_at_their_boundaries():
+    boxes = torch.tensor([box for pair, _ in BOUNDARY_PAIRS for box in pair])
+    batch = torch.arange(len(BOUNDARY_PAIRS)).repeat_interleave(2)
+    edges = edge_set(spatial_adjacency(boxes, batch))
+    for image, (pair, adjacent) in enumerate(BOUNDARY_PAIRS):
+        assert (reference_adjacency(pair) == {(0, 1), (1, 0)}) == adjacent, pair  # the loop reference agrees
+        assert ((2 * image, 2 * image + 1) in edges) == adjacent, pair
+        assert ((2 * image + 1, 2 * image) in edges) == adjacent, pair

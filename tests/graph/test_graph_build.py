@@ -142,3 +142,51 @@ def test_two_thousand_node_graph_and_autocast():
     assert torch.equal(batch.edge_index, spatial_adjacency(boxes))
     assert merged.cluster.shape == (count,) and int(merged.cluster.max()) + 1 == merged.batch.num_nodes
     assert sampled.batch.num_graphs == 1 and sampled.weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"num_nodes_per_image": [5]},
+            "6 student, 6 teacher RoIs and 6 boxes, but num_nodes_per_image sums to 5",
+        ),
+        (
+            {"teacher_feats": torch.zeros(5, 6, 7, 7)},
+            "6 student, 5 teacher RoIs and 6 boxes, but num_nodes_per_image sums to 6",
+        ),
+        (
+            {"boxes": torch.zeros(4, 4)},
+            "6 student, 6 teacher RoIs and 4 boxes, but num_nodes_per_image sums to 6",
+        ),
+        ({"node_type_mode": "labels"}, "node_type_mode must be one of ('covariance', 'gt'), got 'labels'"),
+        ({"node_type_mode": "gt"}, 'node_type_mode "gt" needs gt_classes and text_classes'),
+    ],
+    ids=["counts", "teacher", "boxes", "mode", "gt-needs"],
+)
+def test_mismatched_inputs_are_named(change, message):
+    """Each count that disagrees is named with its value: a wiring mistake says which input is off."""
+    with pytest.raises(ValueError) as error:
+        build_instance_graphs(**{**make_rois([6]), **change})
+    assert str(error.value) == message
+
+
+def test_layers_on_an_empty_lone_graph():
+    """A lone Data without nodes (a page with no RoI) is one empty graph for every layer."""
+    empty = build_instance_graphs(**make_rois([0])).get_example(0)
+    merged = TextNodeMerge()(empty)
+    sampled = AdaptiveNodeSampler(mode="sample")(empty)
+    for out in (merged.batch, sampled.batch):
+        assert out.num_graphs == 1 and out.num_nodes == 0 and out.batch.numel() == 0
+
+
+def test_only_per_node_tensors_are_pooled():
+    """An edge attribute is not a node attribute even when the edge count equals the node count, nor is a
+    graph-level tensor of another length: merging drops the first and leaves out the second, never pools them."""
+    graph = build_instance_graphs(**make_rois([2])).get_example(0)
+    assert graph.edge_index.size(1) == graph.num_nodes == 2  # two stacked boxes: one undirected edge
+    graph.edge_attr = torch.ones(2, 5)
+    graph.page_size = torch.tensor([800.0, 600.0, 3.0])  # graph-level: 3 values, 2 nodes
+    out = TextNodeMerge(threshold=2.0)(graph).batch  # nothing merges
+    assert "edge_attr" not in out and "page_size" not in out
+    assert out.num_nodes == 2 and torch.equal(out.x, graph.x)

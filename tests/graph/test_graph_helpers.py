@@ -57,3 +57,14 @@ def test_batching_is_pinned_to_the_checked_torch_geometric_version():
     from graphkd.graph.batching import PYG_VERSION_CHECKED
 
     assert torch_geometric.__version__ == PYG_VERSION_CHECKED
+
+
+def test_group_median_of_single_values_and_the_last_group():
+    from graphkd.graph.groups import resolve_num_graphs
+
+    # groups of one value, and a last group whose median is the last element of the batch
+    values = torch.tensor([4.0, 7.0, 1.0, 3.0, 9.0])
+    group = torch.tensor([0, 1, 1, 1, 2])
+    assert group_median(values, group, 3).tolist() == [4.0, 3.0, 9.0]
+    assert group_median(torch.tensor([5.0]), torch.tensor([0]), 1).tolist() == [5.0]
+    assert resolve_num_graphs(torch.zeros(0, dtype=torch.long)) == 0  # no nodes: no graphs unless told

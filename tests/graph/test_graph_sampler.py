@@ -34,6 +34,7 @@ GRAPHS = [
     [BG, BG],
     [T, T, T],
     [N, N, N, T, T, T, T, T, BG],
+    [T, N, N, BG],  # fewer text than non-text: the text weight stays 1 (min(1, ...))
 ]
 
 
@@ -78,8 +79,13 @@ def test_none_mode_keeps_every_node_at_weight_one():
 @pytest.mark.parametrize("beta", [1.0, 0.5])
 @pytest.mark.parametrize(
     "graph_types",
-    [GRAPHS, GRAPHS + [[N, N]], GRAPHS + [[T, T]]],
-    ids=["mixed", "last-without-text", "last-without-nontext"],  # per-image counts cover trailing images
+    [GRAPHS, GRAPHS + [[N, N]], GRAPHS + [[T, T]], GRAPHS + [[N]]],
+    ids=[
+        "mixed",
+        "last-without-text",
+        "last-without-nontext",
+        "last-node-isolated",
+    ],  # per-image counts cover trailing images
 )
 def test_sample_mode_keeps_quota_of_text_and_induced_subgraph(beta, graph_types):
     graphs = [make_graph(types, seed) for seed, types in enumerate(graph_types)]

@@ -402,16 +402,24 @@ def _brute_force_selection(proposals, scores, thresh, cap):
     return torch.tensor(node), torch.tensor(background)
 
 
-@pytest.mark.parametrize(("thresh", "cap"), [(0.6, 64), (0.6, 10), (0.6, -1), (1.2, 64), (0.6, 0)])
-def test_select_nodes_equals_brute_force_per_image(tiny_teacher, thresh, cap):
+@pytest.mark.parametrize(
+    ("thresh", "cap", "mining"),
+    [(0.6, 64, True), (0.6, 10, True), (0.6, -1, True), (1.2, 64, True), (0.6, 0, True), (0.6, 1, True)]
+    + [(0.6, 64, False)],
+)
+def test_select_nodes_equals_brute_force_per_image(tiny_teacher, thresh, cap, mining):
     preset = _preset("graphkd_R18_from_R50.yaml")
+    preset.GRAPHKD.BG_MINING.ENABLED = mining
     preset.GRAPHKD.BG_MINING.THRESH = thresh
     preset.GRAPHKD.BG_MINING.MAX_PER_IMAGE = cap
     model = _model(tiny_teacher, preset)
     fx = _fixture(seed=1)
     node, background = model.select_nodes(fx["proposals"], fx["teacher_out"]["scores"])
     ref_node, ref_background = _brute_force_selection(
-        fx["proposals"], fx["teacher_out"]["scores"], thresh, cap
+        fx["proposals"],
+        fx["teacher_out"]["scores"],
+        thresh,
+        cap if mining else 0,  # off: no negative is kept
     )
     assert torch.equal(node, ref_node) and torch.equal(background, ref_background)
     if cap == 10:
