@@ -67,4 +67,4 @@ def test_group_median_of_single_values_and_the_last_group():
     group = torch.tensor([0, 1, 1, 1, 2])
     assert group_median(values, group, 3).tolist() == [4.0, 3.0, 9.0]
     assert group_median(torch.tensor([5.0]), torch.tensor([0]), 1).tolist() == [5.0]
-    assert resolve_num_graphs(torch.zeros(0, dtype=torch.long)) == 0  # no nodes: no graphs unless told
+    assert resolve_num_graphs(torch.zeros(0, dtype=torch.long), None) == 0  # no nodes: no graphs unless told
