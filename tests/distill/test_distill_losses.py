@@ -454,3 +454,15 @@ def test_cholesky_jitter_retries_with_jitter_times_powers_of_ten(sigma, added):
         chol[0], torch.linalg.cholesky(sigma + added * torch.eye(2, dtype=torch.float64))
     )
     torch.testing.assert_close(chol[1], torch.linalg.cholesky(spd))
+
+
+def test_node_terms_of_one_light_node_and_one_negative():
+    """An image whose foreground weighs less than 1 in all (one text node at weight 0.5), and one with a single
+    negative: sum w ||d||^2 / (D sum w) and alpha |fg| / |neg| * ||d||^2 / (D |neg|) hold there too."""
+    student = torch.tensor([[1.0, 2.0], [0.0, 0.0]], requires_grad=True)
+    teacher = torch.tensor([[0.0, 0.0], [3.0, 0.0]])
+    batch = torch.tensor([0, 1])
+    fg = foreground_node_loss(student, teacher, batch, weight=torch.tensor([0.5, 0.25]), num_graphs=2)
+    assert fg.tolist() == pytest.approx([5.0 / 2, 9.0 / 2])  # the weights cancel within each image
+    bg = background_node_loss(student[1:], teacher[1:], torch.tensor([1]), torch.tensor([0, 2]), alpha=7.5)
+    assert bg.tolist() == pytest.approx([0.0, 7.5 * 2 / 1 * 9.0 / (2 * 1)])

@@ -512,3 +512,24 @@ def test_each_extra_is_on_exactly_when_its_weight_is_positive(tiny_teacher, fpn,
     for key, weight in (("fpn", fpn), ("logit", logit), ("box", box)):
         if weight > 0:
             torch.testing.assert_close(extras[f"loss_graphkd_{key}"], weight * ones[f"loss_graphkd_{key}"])
+
+
+def test_select_nodes_keeps_a_negative_whose_ce_equals_the_threshold(tiny_teacher):
+    """Mining keeps CE >= threshold (METHOD.md §1): with the threshold at one negative's exact CE (float32, as
+    the teacher's scores are), that negative is kept; with a cap above every image's candidate count, exactly
+    the candidates are kept, also those with CE below 1 (ranked above every non-candidate)."""
+    fx = _fixture(seed=1)
+    scores = fx["teacher_out"]["scores"]
+    ce = -torch.log_softmax(scores.float(), dim=1)[:, BG]  # cross-entropy against "background", float32
+    negative = torch.cat([p.gt_classes for p in fx["proposals"]]) == BG
+    low = ce[negative & (ce > 0.6) & (ce < 1.0)]
+    assert low.numel() > 0
+    thresh = float(low.min())
+    preset = _preset("graphkd_R18_from_R50.yaml")
+    preset.GRAPHKD.BG_MINING.THRESH = thresh
+    preset.GRAPHKD.BG_MINING.MAX_PER_IMAGE = NEGATIVES + 1
+    model = _model(tiny_teacher, preset)
+    node, background = model.select_nodes(fx["proposals"], scores)
+    expected = negative & (ce >= thresh)
+    assert int((negative & (ce == thresh)).sum()) >= 1
+    assert torch.equal(background, expected) and torch.equal(node, ~negative | expected)

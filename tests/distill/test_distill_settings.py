@@ -1,0 +1,114 @@
+"""The constructors' defaults are METHOD.md's values, and bad settings are refused naming the setting and value.
+
+Plain constructors are what users of the layers (and inspection) build without a config, so their defaults must
+be the spec's, not whatever a config file happens to pass.
+"""
+
+import inspect
+
+import pytest
+import torch
+
+from graphkd.distill import MahalanobisEdgeLoss, MSEEdgeLoss, background_node_loss
+from graphkd.distill.distiller import GraphKDDistiller
+from graphkd.distill.losses import _per_node_sq_error, relation_matrices
+from graphkd.graph import AdaptiveNodeSampler, TextNodeMerge
+
+
+def test_distiller_defaults_are_the_method_values():
+    distiller = GraphKDDistiller(student_channels=4, teacher_channels=4)
+    assert (distiller.fg_loss_weight, distiller.bg_loss_weight) == (0.5, 0.5)  # §6 lambda_fg, lambda_bg
+    assert distiller.bg_weight_alpha == 7.5  # §6 alpha
+    assert distiller.edge_loss_weight == 1.0
+    assert isinstance(distiller.edge_loss, MahalanobisEdgeLoss)  # §6 default edge loss
+    assert distiller.node_type_mode == "covariance"  # §2 default
+    assert (distiller.adjacency_gap, distiller.min_axis_overlap) == (1.0, 0.5)  # §3
+    assert (distiller.sampler.mode, distiller.sampler.beta) == ("weight", 1.0)  # §5
+    assert distiller.image_reduction == "mean"  # §6 images
+    assert distiller.merge is None and distiller.adapter is None
+
+
+def test_layer_and_loss_defaults_are_the_method_values():
+    merge = TextNodeMerge()
+    assert (merge.threshold, merge.max_rounds, merge.min_text_ratio) == (0.8, 3, 1.0)  # §4
+    assert inspect.signature(background_node_loss).parameters["alpha"].default == 7.5
+    maha = MahalanobisEdgeLoss()
+    assert (maha.shrinkage, maha.eps) == (0.1, 1e-4)  # §6 lambda, epsilon
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"sampling_mode": "drop"},
+            "GRAPHKD.SAMPLING.MODE must be one of ('weight', 'sample', 'none'), got 'drop'",
+        ),
+        ({"node_type_mode": "GT"}, "GRAPHKD.NODE_TYPE.MODE must be 'covariance' or 'gt', got 'GT'"),
+        (
+            {"node_type_mode": "gt"},
+            "GRAPHKD.NODE_TYPE.MODE 'gt' needs text classes (dataset metadata or config)",
+        ),
+        ({"image_reduction": "max"}, "GRAPHKD.IMAGE_REDUCTION must be one of ('mean', 'sum'), got 'max'"),
+        (
+            {"edge_loss": MSEEdgeLoss(reduction="sum")},
+            "the edge loss reduces graphs by 'sum', the distiller by 'mean'",
+        ),
+    ],
+)
+def test_distiller_rejects_bad_settings_naming_them(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        GraphKDDistiller(student_channels=4, teacher_channels=4, **kwargs)
+    assert str(error.value) == message
+
+
+def test_distiller_accepts_gt_typing_with_text_classes_and_a_matching_edge_reduction():
+    distiller = GraphKDDistiller(
+        student_channels=4,
+        teacher_channels=8,
+        node_type_mode="gt",
+        text_classes=[0, 2],
+        edge_loss=MSEEdgeLoss(reduction="sum"),
+        image_reduction="sum",
+        sampling_beta=0.25,
+    )
+    assert distiller.text_classes == [0, 2] and distiller.sampler.beta == 0.25
+    assert distiller.adapter is not None  # 4 -> 8 channels
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: MahalanobisEdgeLoss(shrinkage=1.5), "shrinkage must be in [0, 1], got 1.5"),
+        (lambda: MahalanobisEdgeLoss(shrinkage=-0.5), "shrinkage must be in [0, 1], got -0.5"),
+        (lambda: MahalanobisEdgeLoss(eps=0.0), "eps must be positive, got 0.0"),
+        (lambda: AdaptiveNodeSampler(beta=0.0), "sampling beta must be positive, got 0.0"),
+        (
+            lambda: _per_node_sq_error(torch.zeros(2, 3), torch.zeros(2, 4)),
+            "student (2, 3) and teacher (2, 4) differ",
+        ),
+        (
+            lambda: MSEEdgeLoss()(torch.zeros(3, 2), torch.zeros(3, 5), torch.zeros(3, dtype=torch.long)),
+            "student (3, 2) and teacher (3, 5) differ",
+        ),
+        (
+            lambda: background_node_loss(
+                torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([1]), torch.tensor([3])
+            ),
+            "negatives of image 1, but num_foreground has 1 images",
+        ),
+    ],
+)
+def test_losses_and_layers_reject_bad_settings_naming_them(build, message):
+    with pytest.raises(ValueError) as error:
+        build()
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 1.0])
+def test_mahalanobis_accepts_the_shrinkage_bounds(shrinkage):
+    assert MahalanobisEdgeLoss(shrinkage=shrinkage).shrinkage == shrinkage
+
+
+def test_relation_matrices_without_nodes_keep_every_graph():
+    relation, mask = relation_matrices(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), num_graphs=3)
+    assert relation.shape == (3, 0, 0) and mask.shape == (3, 0) and mask.dtype == torch.bool
