@@ -441,8 +441,9 @@ def test_mahalanobis_diag_rejects_bad_settings_naming_them(kwargs, message):
         ([[1.0, 0.0], [0.0, -0.5e-4]], 1e-3),  # the first retry adds jitter * 10, not jitter
         ([[1.0, 0.0], [0.0, -0.05]], 1e-1),  # jitter * 10^3: the third of the four retries
         ([[0.0, 0.0], [0.0, 1.0]], 1e-3),  # the first leading minor fails (info = 1)
+        ([[-0.05, 0.0], [0.0, 1.0]], 1e-1),  # ... and keeps failing there (info = 1) until the third retry
     ],
-    ids=["first-retry", "third-retry", "first-minor"],
+    ids=["first-retry", "third-retry", "first-minor", "first-minor-retries"],
 )
 def test_cholesky_jitter_retries_with_jitter_times_powers_of_ten(sigma, added):
     """Retry i adds jitter * 10^i (i = 1..4) to the diagonal; the first that factorises is the result. A

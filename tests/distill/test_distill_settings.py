@@ -112,3 +112,95 @@ def test_mahalanobis_accepts_the_shrinkage_bounds(shrinkage):
 def test_relation_matrices_without_nodes_keep_every_graph():
     relation, mask = relation_matrices(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), num_graphs=3)
     assert relation.shape == (3, 0, 0) and mask.shape == (3, 0) and mask.dtype == torch.bool
+
+
+def _graph_inputs(seed: int = 0):
+    """Two images of 4 and 3 RoIs (student = teacher channels), boxes in a loose column, one mined negative each."""
+    gen = torch.Generator().manual_seed(seed)
+    teacher = torch.randn(7, 4, 7, 7, generator=gen)
+    student = teacher + 0.3 * torch.randn(7, 4, 7, 7, generator=gen)
+    top = torch.tensor([0.0, 14.0, 28.0, 42.0, 0.0, 14.0, 28.0])
+    boxes = torch.stack([torch.zeros(7), top, torch.full((7,), 40.0), top + 10], dim=1)
+    is_background = torch.tensor([False, False, False, True, False, False, True])
+    gt_classes = torch.tensor([0, 1, 0, 5, 0, 2, 5])
+    return student, teacher, boxes, [4, 3], is_background, gt_classes
+
+
+def test_distiller_passes_its_settings_to_the_layers_and_losses():
+    """The distiller's adjacency, text classes, background alpha and edge-loss node types reach the layers: the
+    same losses as the layers called by hand with those settings (non-default values throughout)."""
+    from graphkd.distill import DiagMahalanobisEdgeLoss, foreground_node_loss, reduce_images
+    from graphkd.graph import build_instance_graphs
+
+    student, teacher, boxes, counts, is_background, gt_classes = _graph_inputs()
+    edge_loss = DiagMahalanobisEdgeLoss().eval()  # fixed variances: needs node_type
+    distiller = GraphKDDistiller(
+        student_channels=4,
+        teacher_channels=4,
+        bg_weight_alpha=2.0,
+        edge_loss=edge_loss,
+        node_type_mode="gt",
+        text_classes=[0],
+        adjacency_gap=0.1,
+        min_axis_overlap=0.9,
+    )
+    graphs = distiller.build_graphs(student, teacher, boxes, counts, is_background, gt_classes)
+    reference = build_instance_graphs(
+        student, teacher, boxes, counts, is_background=is_background, gt_classes=gt_classes,
+        text_classes=[0], node_type_mode="gt", adjacency_gap=0.1, min_axis_overlap=0.9,
+    )  # fmt: skip
+    assert torch.equal(graphs.edge_index, reference.edge_index) and torch.equal(
+        graphs.node_type, reference.node_type
+    )
+    assert graphs.edge_index.size(1) != build_instance_graphs(
+        student, teacher, boxes, counts
+    ).edge_index.size(1)
+    # text classes given to build_graphs win over the distiller's
+    other = distiller.build_graphs(
+        student, teacher, boxes, counts, is_background, gt_classes, text_classes=[1]
+    )
+    assert other.node_type.tolist() == [1, 0, 1, 2, 1, 1, 2]
+    losses, _ = distiller(student, teacher, boxes, counts, is_background, gt_classes)
+    fg = graphs.node_type != 2
+    num_fg = torch.bincount(graphs.batch[fg], minlength=2)
+    bg = background_node_loss(student[~fg], teacher[~fg], graphs.batch[~fg], num_fg, alpha=2.0)
+    edge = edge_loss(graphs.x, graphs.x_teacher, graphs.batch, node_type=graphs.node_type, num_graphs=2)
+    weight = AdaptiveNodeSampler()(graphs).weight  # §5 text/non-text weights
+    fg_term = foreground_node_loss(
+        student[fg], teacher[fg], graphs.batch[fg], weight=weight[fg], num_graphs=2
+    )
+    torch.testing.assert_close(losses["loss_graphkd_node_bg"], 0.5 * reduce_images(bg, "mean"))
+    torch.testing.assert_close(losses["loss_graphkd_node_fg"], 0.5 * reduce_images(fg_term, "mean"))
+    torch.testing.assert_close(losses["loss_graphkd_edge"], edge)
+
+
+def test_background_alpha_default_is_seven_and_a_half():
+    student, teacher = torch.ones(1, 2), torch.zeros(1, 2)
+    default = background_node_loss(student, teacher, torch.tensor([0]), torch.tensor([2]))
+    assert default.item() == pytest.approx(7.5 * 2 / 1 * 2 / (2 * 1))
+
+
+def test_sample_mode_stages_use_the_generator():
+    student, teacher, boxes, counts, is_background, gt_classes = _graph_inputs()
+    gt_classes = torch.tensor([0, 0, 0, 5, 0, 0, 5])  # all text: sampling keeps one per image
+    distiller = GraphKDDistiller(
+        student_channels=4, teacher_channels=4, node_type_mode="gt", text_classes=[0], sampling_mode="sample"
+    )
+    graphs = distiller.build_graphs(student, teacher, boxes, counts, is_background, gt_classes)
+    kept = {
+        tuple(distiller.stages(graphs, generator=torch.Generator().manual_seed(seed)).sampled.perm.tolist())
+        for seed in range(8)
+    }
+    again = distiller.stages(graphs, generator=torch.Generator().manual_seed(3)).sampled.perm
+    assert len(kept) > 1 and tuple(again.tolist()) in kept
+    first = distiller.stages(graphs, generator=torch.Generator().manual_seed(3)).sampled.perm
+    assert torch.equal(first, again)
+
+
+def test_an_edge_loss_without_a_reduction_attribute_is_accepted():
+    class PlainEdgeLoss(torch.nn.Module):
+        def forward(self, student_x, teacher_x, batch, node_type=None, num_graphs=None):
+            return (student_x - teacher_x).pow(2).mean()
+
+    distiller = GraphKDDistiller(student_channels=4, teacher_channels=4, edge_loss=PlainEdgeLoss())
+    assert isinstance(distiller.edge_loss, PlainEdgeLoss)

@@ -138,6 +138,7 @@ BOUNDARY_PAIRS = [
     ([[0, 0, 10, 10], [8, 10, 30, 20]], False),  # touching top-bottom
     ([[0, 0, 10, 10], [8, 9.5, 30, 20]], True),  # overlapping by 2 x 0.5 px
     ([[0, 0, 10, 0.5], [0, 1.2, 10, 1.7]], False),  # lines 0.5 px tall, 0.7 px apart: gap > median height
+    ([[0, 0, 0.5, 10], [1.2, 0, 1.7, 10]], False),  # the same, side by side: gap > median width
 ]
 
 
