@@ -119,8 +119,10 @@ def _graph_inputs(seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     teacher = torch.randn(7, 4, 7, 7, generator=gen)
     student = teacher + 0.3 * torch.randn(7, 4, 7, 7, generator=gen)
-    top = torch.tensor([0.0, 14.0, 28.0, 42.0, 0.0, 14.0, 28.0])
-    boxes = torch.stack([torch.zeros(7), top, torch.full((7,), 40.0), top + 10], dim=1)
+    # a column of 10 px tall boxes 15 px apart, shifted 12 px left and right: neighbours share 70% of their width
+    top = torch.tensor([0.0, 25.0, 50.0, 75.0, 0.0, 25.0, 50.0])
+    left = torch.tensor([0.0, 12.0, 0.0, 12.0, 0.0, 12.0, 0.0])
+    boxes = torch.stack([left, top, left + 40, top + 10], dim=1)
     is_background = torch.tensor([False, False, False, True, False, False, True])
     gt_classes = torch.tensor([0, 1, 0, 5, 0, 2, 5])
     return student, teacher, boxes, [4, 3], is_background, gt_classes
@@ -141,20 +143,26 @@ def test_distiller_passes_its_settings_to_the_layers_and_losses():
         edge_loss=edge_loss,
         node_type_mode="gt",
         text_classes=[0],
-        adjacency_gap=0.1,
+        adjacency_gap=2.0,
         min_axis_overlap=0.9,
     )
     graphs = distiller.build_graphs(student, teacher, boxes, counts, is_background, gt_classes)
     reference = build_instance_graphs(
         student, teacher, boxes, counts, is_background=is_background, gt_classes=gt_classes,
-        text_classes=[0], node_type_mode="gt", adjacency_gap=0.1, min_axis_overlap=0.9,
+        text_classes=[0], node_type_mode="gt", adjacency_gap=2.0, min_axis_overlap=0.9,
     )  # fmt: skip
     assert torch.equal(graphs.edge_index, reference.edge_index) and torch.equal(
         graphs.node_type, reference.node_type
     )
-    assert graphs.edge_index.size(1) != build_instance_graphs(
-        student, teacher, boxes, counts
-    ).edge_index.size(1)
+    # the gap (15 px: within 2, not 1 median height) and the overlap (70%: at least 0.5, not 0.9) each decide
+    assert graphs.edge_index.size(1) == 0
+    assert build_instance_graphs(student, teacher, boxes, counts).edge_index.size(1) == 0
+    wide = GraphKDDistiller(student_channels=4, teacher_channels=4, adjacency_gap=2.0, min_axis_overlap=0.5)
+    wide_edges = wide.build_graphs(student, teacher, boxes, counts, is_background, gt_classes).edge_index
+    reference = build_instance_graphs(
+        student, teacher, boxes, counts, adjacency_gap=2.0, min_axis_overlap=0.5
+    )
+    assert wide_edges.size(1) == 10 and torch.equal(wide_edges, reference.edge_index)
     # text classes given to build_graphs win over the distiller's
     other = distiller.build_graphs(
         student, teacher, boxes, counts, is_background, gt_classes, text_classes=[1]
