@@ -24,7 +24,7 @@ lint: setup
 	$(PY) -m ruff check graphkd scripts tests benchmarks
 	$(PY) -m ruff format --check graphkd scripts tests benchmarks
 
-# Mutation testing (not in CI; ~1 h on 2 cores): mutmut over graphkd/graph, graphkd/distill and the node
+# Mutation testing (not in CI; ~1 h on 2 cores; report in docs/mutation.md): mutmut over graphkd/graph, graphkd/distill and the node
 # selection (pyproject.toml [tool.mutmut]); `.venv/bin/mutmut results` lists the survivors afterwards.
 mutation: setup
 	$(PY) -m pip install --disable-pip-version-check -q "mutmut==3.8.1"

@@ -181,3 +181,10 @@ def test_teacher_with_another_input_size_pools_rescaled_boxes(tiny_teacher):
     with EventStorage():
         losses = model(random_page_inputs())
     assert math.isfinite(losses["loss_graphkd_edge"].item())
+
+
+def test_a_teacher_for_another_class_count_is_refused_when_the_model_is_built(tiny_teacher):
+    from graphkd.modeling.teacher import TeacherLoadError
+
+    with pytest.raises(TeacherLoadError, match=r"teacher has 5 classes.*student 3"):
+        build_model(graphkd_cfg(tiny_teacher, ["MODEL.ROI_HEADS.NUM_CLASSES", 3]))
