@@ -212,3 +212,31 @@ def test_an_edge_loss_without_a_reduction_attribute_is_accepted():
 
     distiller = GraphKDDistiller(student_channels=4, teacher_channels=4, edge_loss=PlainEdgeLoss())
     assert isinstance(distiller.edge_loss, PlainEdgeLoss)
+
+
+def test_stages_return_the_merge_and_node_stats_log_agreement_for_built_graphs_only():
+    """Inspection draws ``stages().merged``/``cluster``; the training log gets the type agreement of the built
+    graphs (before merging), and node counts of both."""
+    student, teacher, boxes, counts, is_background, gt_classes = _graph_inputs()
+    gt_classes = torch.tensor([0, 0, 1, 5, 0, 0, 5])
+    distiller = GraphKDDistiller(
+        student_channels=4,
+        teacher_channels=4,
+        node_type_mode="gt",
+        text_classes=[0],
+        adjacency_gap=2.0,
+        merge=TextNodeMerge(threshold=-1.0, min_text_ratio=0.0),  # every adjacent text pair merges
+    )
+    graphs = distiller.build_graphs(student, teacher, boxes, counts, is_background, gt_classes)
+    stages = distiller.stages(graphs)
+    assert stages.merged.num_nodes < graphs.num_nodes
+    assert (
+        stages.cluster.shape == (graphs.num_nodes,)
+        and int(stages.cluster.max()) == stages.merged.num_nodes - 1
+    )
+    built = GraphKDDistiller.node_stats(graphs, "")
+    final = GraphKDDistiller.node_stats(stages.sampled.batch, "final_")
+    assert set(built) == {f"graphkd/{k}_nodes" for k in ("text", "nontext", "bg")} | {
+        "graphkd/type_agreement"
+    }
+    assert set(final) == {f"graphkd/final_{k}_nodes" for k in ("text", "nontext", "bg")}
