@@ -110,6 +110,17 @@ SUITES: dict[str, dict] = {
         + ["full_no_extras", "extras_only", "full_edge2"],
         "seeds_for": ["baseline", "dsig", "full", "full_edge2"],
     },
+    # The schedule of issue 19's first probe (2400/1200, measured under the previous losses on another machine):
+    # one session's teacher and the three rows that decide "does GraphKD beat Dsig" under the revised losses,
+    # all from that one teacher (a CPU session holds all four; the converged suite does not fit one).
+    "probe": {
+        "iters": 1200,
+        "teacher_iters": 2400,
+        "curve_points": 4,
+        "output": "output/probe",
+        "rows": ["teacher", "full", "dsig", "baseline"],
+        "seeds_for": ["baseline", "dsig", "full"],
+    },
     "converged": {
         "iters": 1800,
         "teacher_iters": 3600,

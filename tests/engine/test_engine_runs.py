@@ -207,3 +207,54 @@ def test_plateau_gains_split_the_last_quarter_at_the_lr_step():
     sparse = plateau_gains([{"iteration": 899, "AP": 5.0}, {"iteration": 1800, "AP": 9.0}])
     assert sparse == {"last_quarter": None, "before_step": None, "after_step": None}
     assert plateau_gains([]) == {"last_quarter": None, "before_step": None, "after_step": None}
+
+
+def test_every_suite_runs_known_rows_teacher_first_and_students_at_half_the_teachers_schedule():
+    """A suite's run list must be runnable by row_run (known rows), train its teacher before any row that
+    distils from it, seed only rows it runs, and give its students half the teacher's iterations (the
+    study's "GraphKD at N vs no KD at 2N" comparison rests on that ratio)."""
+    from graphkd.engine import runs
+
+    assert {"demo", "probe", "converged"} <= set(runs.SUITES)
+    for name, suite in runs.SUITES.items():
+        rows = suite["rows"]
+        assert set(rows) <= set(runs.ROWS), name
+        assert len(set(rows)) == len(rows), name
+        assert rows[0] == "teacher", name
+        assert set(suite["seeds_for"]) <= set(rows), name
+        assert suite["teacher_iters"] == 2 * suite["iters"] or name == "demo", name
+        assert suite["output"].startswith("output/"), name
+    # the demo's 600-iteration teacher trains four times as long as its 150-iteration students
+    assert runs.SUITES["demo"]["teacher_iters"] == 4 * runs.SUITES["demo"]["iters"]
+
+
+@pytest.mark.parametrize(
+    ("args", "rc", "message"),
+    [
+        ([], 2, "usage: bash scripts/previous_losses.sh OUTPUT ITERS TEACHER_ITERS"),
+        (["{out}", "1200", "24o0"], 2, "not a whole number: '24o0'"),
+        (["{out}", "1200", "2400", "-1"], 2, "not a whole number: '-1'"),
+        (["{out}", "1200", "2400"], 1, "no teacher at {out}/teacher_s0/model_final.pth"),
+    ],
+)
+def test_previous_losses_refuses_bad_arguments_and_a_missing_teacher_before_touching_anything(
+    tmp_path, args, rc, message
+):
+    """The previous-losses row never trains its own teacher: without OUTPUT/teacher_s0/model_final.pth it stops
+    naming the file, and it creates no worktree, link or dataset copy on the way."""
+    import subprocess
+
+    from graphkd.engine.runs import REPO_ROOT
+
+    out = tmp_path / "probe"
+    had_worktree = (REPO_ROOT / ".worktrees" / "prev-losses").exists()
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "previous_losses.sh"), *(a.format(out=out) for a in args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == rc, proc.stderr
+    assert message.format(out=out) in proc.stderr
+    assert not out.exists()
+    assert (REPO_ROOT / ".worktrees" / "prev-losses").exists() == had_worktree
