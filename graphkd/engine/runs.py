@@ -295,8 +295,10 @@ def plateau_gains(curve: list[dict]) -> dict[str, float | None]:
     """
     if not curve:
         return {"last_quarter": None, "before_step": None, "after_step": None}
-    final_iteration = curve[-1]["iteration"] + 1  # detectron2 logs the last evaluation at MAX_ITER
-    by_fraction = {round((p["iteration"] + 1) / final_iteration, 3): p["AP"] for p in curve}
+    # detectron2's EvalHook logs a periodic evaluation at the index of the step it follows (k*period - 1), and
+    # the final one, after training, at MAX_ITER: steps trained = iteration + 1, except for the last point
+    steps = [p["iteration"] + 1 for p in curve[:-1]] + [curve[-1]["iteration"]]
+    by_fraction = {round(n / steps[-1], 3): p["AP"] for n, p in zip(steps, curve, strict=True)}
     step = LR_STEP_FRACTIONS[0]
 
     def gain(start: float, end: float) -> float | None:

@@ -203,6 +203,13 @@ def test_plateau_gains_split_the_last_quarter_at_the_lr_step():
     opts = schedule_opts(1800)
     assert opts[opts.index("SOLVER.STEPS") + 1] == "(1350, 1656)"
     assert LR_STEP_FRACTIONS[0] == 0.75
+    # the probe's 1200-iteration students evaluated every 300: 899 + 1 = 900 is 75% of 1200 exactly (counting the
+    # final point's MAX_ITER as 1201 steps put 900 at 74.9% and lost every gain)
+    probe = [{"iteration": i, "AP": ap} for i, ap in ((299, 44.0), (599, 53.4), (899, 57.7), (1200, 68.3))]
+    gains = plateau_gains(probe)
+    assert gains["last_quarter"] == pytest.approx(68.3 - 57.7)
+    assert gains["before_step"] == pytest.approx(57.7 - 53.4)
+    assert gains["after_step"] is None  # no evaluation between the step (900) and the end
     # a curve without the evaluations a gain needs says so instead of guessing
     sparse = plateau_gains([{"iteration": 899, "AP": 5.0}, {"iteration": 1800, "AP": 9.0}])
     assert sparse == {"last_quarter": None, "before_step": None, "after_step": None}
