@@ -33,7 +33,7 @@ WT=.worktrees/prev-losses
 if [ ! -d "$WT" ]; then
   git worktree add --detach "$WT" "$PREV_COMMIT"
 fi
-[ "$(git -C "$WT" rev-parse --short=7 HEAD)" = "$PREV_COMMIT" ] || {
+[ "$(git -C "$WT" rev-parse HEAD)" = "$(git rev-parse "$PREV_COMMIT^{commit}")" ] || {
   echo "[previous-losses] $WT is not at $PREV_COMMIT: remove it (git worktree remove $WT) and rerun" >&2
   exit 1
 }
