@@ -51,6 +51,7 @@ from graphkd.engine.runs import (
     row_of,
     row_run,
     save_results,
+    suite_options,
     summarize_seeds,
 )
 
@@ -153,21 +154,14 @@ def main() -> None:
         help="also evaluate every iters/N iterations (AP curves, results.json 'curve'); default 0: final only",
     )
     parser.add_argument("--output", help="default output/demo (or the suite's)")
-    parser.add_argument("--plot", default="docs/ablation.png")
+    parser.add_argument(
+        "--plot",
+        help="bar plot (PNG; '' for none); default docs/ablation.png, or <output>/ablation.png for a suite",
+    )
     parser.add_argument("--curves-plot", default="", help="also plot the AP curves of the rows here (PNG)")
     args = parser.parse_args()
-    defaults = {
-        "rows": list(ROWS),
-        "seeds_for": ["baseline", "dsig", "full", "full_edge2", "thin_baseline", "thin_full"],
-        "iters": DEMO_ITERS,
-        "teacher_iters": DEMO_TEACHER_ITERS,
-        "curve_points": 0,
-        "output": "output/demo",
-        **(SUITES[args.suite] if args.suite else {}),
-    }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    given = {name: value for name, value in vars(args).items() if name != "suite"}
+    args = argparse.Namespace(suite=args.suite, **suite_options(args.suite, given))
     out = prepare_output(args.output)
     results_path = out / "results.json"
     results = cached_results(results_path)

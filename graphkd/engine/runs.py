@@ -133,6 +133,27 @@ SUITES: dict[str, dict] = {
 }
 
 
+def suite_options(suite: str | None, given: dict) -> dict:
+    """``run_experiments.py``'s settings: ``given`` (its flags; None = not given) over the suite's, over the
+    short ablation's. The bar plot defaults to ``docs/ablation.png`` (the README's short ablation) only for
+    that ablation and the demo suite; any other suite's goes to ``<output>/ablation.png``, so a long study
+    never overwrites the README's figure."""
+    options = {
+        "rows": list(ROWS),
+        "seeds_for": ["baseline", "dsig", "full", "full_edge2", "thin_baseline", "thin_full"],
+        "iters": DEMO_ITERS,
+        "teacher_iters": DEMO_TEACHER_ITERS,
+        "curve_points": 0,
+        "output": "output/demo",
+        **(SUITES[suite] if suite else {}),
+        **{name: value for name, value in given.items() if value is not None},
+    }
+    if options.get("plot") is None:
+        own_figure = suite in (None, "demo")
+        options["plot"] = "docs/ablation.png" if own_figure else str(Path(options["output"]) / "ablation.png")
+    return options
+
+
 def prepare_output(output: str) -> Path:
     """What the demo and the ablation runner set up first: their log lines (which run trains, resumes or is
     skipped), ``$GRAPHKD_DATASETS`` (default ``./datasets`` of the repository) and the output folder."""

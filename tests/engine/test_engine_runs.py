@@ -265,3 +265,26 @@ def test_previous_losses_refuses_bad_arguments_and_a_missing_teacher_before_touc
     assert message.format(out=out) in proc.stderr
     assert not out.exists()
     assert (REPO_ROOT / ".worktrees" / "prev-losses").exists() == had_worktree
+
+
+def test_only_the_short_ablation_writes_the_readmes_bar_plot():
+    """A suite's bar plot goes to its own output folder: a long study (probe, converged) must not overwrite
+    docs/ablation.png, the README's figure of the 150-iteration ablation; flags still win over the suite."""
+    from graphkd.engine.runs import SUITES, suite_options
+
+    unset = {"rows": None, "iters": None, "output": None, "plot": None, "seeds": [0]}
+    assert suite_options(None, unset)["plot"] == "docs/ablation.png"
+    assert suite_options("demo", unset)["plot"] == "docs/ablation.png"
+    for suite in set(SUITES) - {"demo"}:
+        options = suite_options(suite, unset)
+        assert options["plot"] == f"{SUITES[suite]['output']}/ablation.png", suite
+        assert options["iters"] == SUITES[suite]["iters"] and options["rows"] == SUITES[suite]["rows"], suite
+    moved = suite_options("probe", {**unset, "output": "output/elsewhere", "iters": 30})
+    assert (moved["plot"], moved["output"], moved["iters"]) == (
+        "output/elsewhere/ablation.png",
+        "output/elsewhere",
+        30,
+    )
+    assert moved["teacher_iters"] == SUITES["probe"]["teacher_iters"]
+    assert suite_options("probe", {**unset, "plot": ""})["plot"] == ""  # '' = no bar plot
+    assert suite_options(None, {**unset, "plot": "x.png"})["plot"] == "x.png"
