@@ -288,3 +288,40 @@ def test_only_the_short_ablation_writes_the_readmes_bar_plot():
     assert moved["teacher_iters"] == SUITES["probe"]["teacher_iters"]
     assert suite_options("probe", {**unset, "plot": ""})["plot"] == ""  # '' = no bar plot
     assert suite_options(None, {**unset, "plot": "x.png"})["plot"] == "x.png"
+
+
+def test_readme_probe_tables_are_the_probe_results_file():
+    """Every AP in the README's same-teacher probe tables (curve points, final AP, per class) is the value in
+    docs/results/probe_results_2026-12-03.json, rounded: the README's numbers come from the runs' results."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = root.joinpath("README.md").read_text()
+    section = readme[readme.index("### Same-teacher probe") : readme.index("## How it works")]
+    results = json.loads(root.joinpath("docs/results/probe_results_2026-12-03.json").read_text())
+    rows = [
+        line.split("|")[1:-1]
+        for line in section.splitlines()
+        if re.match(r"\| (teacher|full|dsig|baseline)_s", line)
+    ]
+    assert len(rows) >= 2 * 5
+    checked = 0
+    for cells in rows:
+        label = cells[0].strip()
+        key = ("prev_losses_" if "previous losses" in label else "") + label.split()[0].rstrip(",")
+        run = results[key]
+        values = [c.strip().strip("*") for c in cells[1:]]
+        if len(values) == 5:  # per class: text, title, list, table, figure
+            expected = [run[f"AP-{c}"] for c in ("text", "title", "list", "table", "figure")]
+        else:  # iterations, AP @25/50/75/100%, gain, train
+            curve = [point["AP"] for point in run.get("curve", [])]
+            values = values[1:5]
+            expected = curve[:3] + [run["AP"]] if curve else [None] * 3 + [run["AP"]]
+        for shown, value in zip(values, expected, strict=True):
+            if value is None:
+                assert shown == "-", (key, shown)
+            else:
+                assert shown == f"{value:.1f}", (key, shown, value)
+                checked += 1
+    assert checked >= 5 * 5 + 4 * 4
