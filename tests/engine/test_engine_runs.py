@@ -294,9 +294,9 @@ def test_readme_probe_tables_are_the_probe_results_file():
     """Every AP in the README's same-teacher probe tables (curve points, final AP, per class) is the value in
     docs/results/probe_results_2026-12-03.json, rounded: the README's numbers come from the runs' results."""
     import re
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    from graphkd.engine.runs import REPO_ROOT as root
+
     readme = root.joinpath("README.md").read_text()
     section = readme[readme.index("### Same-teacher probe") : readme.index("## How it works")]
     results = json.loads(root.joinpath("docs/results/probe_results_2026-12-03.json").read_text())
