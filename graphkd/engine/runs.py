@@ -86,6 +86,7 @@ ROWS.update(
             "full_edge2",
             "full_diag_edge2",
             "full_gt_edge2",
+            "full_fpn_low",
             "thin_baseline",
             "thin_full",
         )

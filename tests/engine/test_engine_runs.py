@@ -132,6 +132,7 @@ _ABLATION_DIFFS = {
     "full_edge2": _EDGE2,
     "full_diag_edge2": {"GRAPHKD.EDGE_LOSS.TYPE": "mahalanobis_diag", **_EDGE2},
     "full_gt_edge2": {"GRAPHKD.NODE_TYPE.MODE": "gt", **_EDGE2},
+    "full_fpn_low": {"GRAPHKD.EXTRAS.FPN_WEIGHT": 0.05},
     "thin_baseline": {"MODEL.RPN.CONV_DIMS": [64], "MODEL.ROI_BOX_HEAD.FC_DIM": 256},
     "thin_full": {"MODEL.RPN.CONV_DIMS": [64], "MODEL.ROI_BOX_HEAD.FC_DIM": 256},
 }
