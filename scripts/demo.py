@@ -23,11 +23,13 @@ from graphkd.engine.runs import (
     DEMO_ITERS,
     DEMO_TEACHER_ITERS,
     cached_results,
+    estimated_minutes,
     evaluate_run,
     markdown_table,
     prepare_output,
     row_run,
     save_results,
+    seconds_per_iteration,
 )
 
 MODELS = [  # (name, ablation row)
@@ -66,6 +68,17 @@ def main() -> None:
     for stage, (name, row) in enumerate(MODELS, start=2):
         print(f"[demo] stage {stage}/5: {name} ({time.time() - start:.0f} s so far)", flush=True)
         runs[name] = row_run(row, 0, out, args.iters, args.teacher_iters)
+        speed = seconds_per_iteration(runs[name][1].parent)
+        if speed is None:
+            continue
+        print(f"[demo]   {name}: {speed:.2f} s/iteration (median over its training log)", flush=True)
+        if row == "teacher":
+            students = [(r, args.iters) for _, r in MODELS if r != "teacher"]
+            print(
+                f"[demo]   ETA of the students' training: about {estimated_minutes(speed, students):.0f} min "
+                "(the teacher's speed times each student's relative cost, runs.ITERATION_COST_VS_TEACHER)",
+                flush=True,
+            )
 
     print(f"[demo] stage 5/5: evaluation ({time.time() - start:.0f} s so far)", flush=True)
     results_path = out / "demo_results.json"

@@ -223,6 +223,36 @@ def train_minutes(out_dir: Path) -> float | None:
     return None if record.get("resumed") else record["seconds"] / 60
 
 
+# One training iteration's CPU cost relative to the teacher's, for the demo's ETA: a no-KD R-18 iteration and a
+# distilled one (which also runs the teacher's forward pass). From the 2026-12-03 probe on one machine, the medians
+# of detectron2's per-iteration time (seconds_per_iteration): teacher 1.91, no-KD R-18 1.42, distilled R-18
+# 1.99-2.32 s/iteration (output/probe/*/metrics.json of that session).
+ITERATION_COST_VS_TEACHER = {_TRAIN: 0.75, _DISTIL: 1.15}
+
+
+def seconds_per_iteration(out_dir: Path) -> float | None:
+    """The run's measured training speed: the median of detectron2's per-iteration ``time`` over its
+    ``metrics.json`` (each entry is the median over its logging window), or None when the run logged none."""
+    metrics = out_dir / "metrics.json"
+    if not metrics.exists():
+        return None
+    times = [
+        row["time"]
+        for line in metrics.read_text().splitlines()
+        if line.strip()
+        for row in [json.loads(line)]
+        if "time" in row
+    ]
+    return statistics.median(times) if times else None
+
+
+def estimated_minutes(teacher_seconds_per_iteration: float, rows: list[tuple[str, int]]) -> float:
+    """Training minutes of ``rows`` ((row, iterations) pairs) at the teacher's measured speed, each scaled
+    by its script's ``ITERATION_COST_VS_TEACHER`` (the teacher's own rows by 1; evaluations not included)."""
+    cost = {row: 1.0 if row == "teacher" else ITERATION_COST_VS_TEACHER[ROWS[row][0]] for row, _ in rows}
+    return sum(iters * teacher_seconds_per_iteration * cost[row] for row, iters in rows) / 60
+
+
 def evaluate_run(
     config: str, weights: Path, out_dir: Path, opts: list[str] = (), num_timed: int = 20
 ) -> dict:

@@ -77,6 +77,41 @@ def test_train_minutes_ignores_resumed_runs(tmp_path):
     assert train_minutes(tmp_path) is None
 
 
+def test_seconds_per_iteration_reads_detectron2s_iteration_timer(tmp_path):
+    """The speed the demo prints is what detectron2's IterationTimer logged through its JSONWriter: 40
+    iterations at 1 s, 20 at 2 s, then 20 at 7 s -> windows of 20 with medians 1, 1, 2, 7 -> 1.5 s/iteration (the
+    median over the run: one slow stretch does not move it; their mean would be 2.75)."""
+    from detectron2.utils.events import EventStorage, JSONWriter
+
+    from graphkd.engine.runs import seconds_per_iteration
+
+    assert seconds_per_iteration(tmp_path) is None  # no metrics.json
+    writer = JSONWriter(str(tmp_path / "metrics.json"), window_size=20)
+    with EventStorage(0) as storage:
+        for it in range(80):
+            storage.iter = it
+            storage.put_scalars(time=1.0 if it < 40 else 2.0 if it < 60 else 7.0, total_loss=0.5)
+            if (it + 1) % 20 == 0:
+                writer.write()
+        storage.iter = 80
+        storage.put_scalar("bbox/AP", 12.0, smoothing_hint=False)  # an evaluation line, no time
+        writer.write()
+    writer.close()
+    assert seconds_per_iteration(tmp_path) == 1.5
+    (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 10, "bbox/AP": 1.0}) + "\n")
+    assert seconds_per_iteration(tmp_path) is None  # no timed iteration logged
+
+
+def test_estimated_minutes_scale_the_teachers_speed_per_script():
+    from graphkd.engine.runs import estimated_minutes
+
+    # 150 no-KD iterations at 0.75 x 2 s, 150 distilled ones at 1.15 x 2 s: 225 + 345 s
+    assert estimated_minutes(2.0, [("baseline", 150), ("full", 150)]) == pytest.approx(9.5)
+    assert estimated_minutes(2.0, [("teacher", 60)]) == pytest.approx(2.0)
+    assert estimated_minutes(2.0, [("node", 30), ("baseline_long", 30)]) == pytest.approx((69 + 45) / 60)
+    assert estimated_minutes(2.0, []) == 0
+
+
 def test_summarize_seeds_averages_each_row_over_its_seeds():
     from graphkd.engine.runs import summarize_seeds
 
