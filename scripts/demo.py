@@ -68,7 +68,7 @@ def main() -> None:
     for stage, (name, row) in enumerate(MODELS, start=2):
         print(f"[demo] stage {stage}/5: {name} ({time.time() - start:.0f} s so far)", flush=True)
         runs[name] = row_run(row, 0, out, args.iters, args.teacher_iters)
-        speed = seconds_per_iteration(runs[name][1].parent)
+        speed = seconds_per_iteration(runs[name][1].parent / "metrics.json")
         if speed is None:
             continue
         print(f"[demo]   {name}: {speed:.2f} s/iteration (median over its training log)", flush=True)

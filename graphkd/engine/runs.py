@@ -231,19 +231,10 @@ def train_minutes(out_dir: Path) -> float | None:
 ITERATION_COST_VS_TEACHER = {_TRAIN: 0.75, _DISTIL: 1.15}
 
 
-def seconds_per_iteration(out_dir: Path) -> float | None:
+def seconds_per_iteration(metrics_file: Path) -> float | None:
     """The run's measured training speed: the median of detectron2's per-iteration ``time`` over its
     ``metrics.json`` (each entry is the median over its logging window), or None when the run logged none."""
-    metrics = out_dir / "metrics.json"
-    if not metrics.exists():
-        return None
-    times = [
-        row["time"]
-        for line in metrics.read_text().splitlines()
-        if line.strip()
-        for row in [json.loads(line)]
-        if "time" in row
-    ]
+    times = [record["time"] for record in metrics_records(metrics_file) if "time" in record]
     return statistics.median(times) if times else None
 
 
@@ -302,15 +293,21 @@ def evaluate_run(
     return results
 
 
+def metrics_records(metrics_file: Path) -> list[dict]:
+    """The records of a detectron2 ``metrics.json`` (JSONWriter: one JSON object per line), in file order;
+    empty when the file does not exist (the run has not logged yet)."""
+    if not metrics_file.exists():
+        return []
+    return [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+
+
 def final_evaluation(metrics_file: Path) -> dict | None:
     """The box AP detectron2's EvalHook logged at the run's last logged iteration, or None.
 
     The last iteration is read from the log itself: the schedule may have been overridden on the command
     line, so the config file's ``SOLVER.MAX_ITER`` is not the run's.
     """
-    if not metrics_file.exists():
-        return None
-    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    rows = metrics_records(metrics_file)
     last = max((r.get("iteration", -1) for r in rows), default=-1)
     final = [r for r in rows if r.get("iteration", -1) == last and "bbox/AP" in r]
     if not final:
@@ -321,13 +318,8 @@ def final_evaluation(metrics_file: Path) -> dict | None:
 def ap_curve(metrics_file: Path) -> list[dict]:
     """Every evaluation detectron2's EvalHook logged in ``metrics.json``, in iteration order: ``{"iteration": i,
     "AP": ..., "AP-<class>": ...}`` (iteration as logged, i.e. the 0-based index of the last trained step)."""
-    if not metrics_file.exists():
-        return []
     points = {}
-    for line in metrics_file.read_text().splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for record in metrics_records(metrics_file):
         if "bbox/AP" in record:  # a resumed run may log one iteration twice: the later line wins
             points[record["iteration"]] = {
                 k[len("bbox/") :]: v for k, v in record.items() if k.startswith("bbox/")

@@ -85,7 +85,7 @@ def test_seconds_per_iteration_reads_detectron2s_iteration_timer(tmp_path):
 
     from graphkd.engine.runs import seconds_per_iteration
 
-    assert seconds_per_iteration(tmp_path) is None  # no metrics.json
+    assert seconds_per_iteration(tmp_path / "metrics.json") is None  # no metrics.json
     writer = JSONWriter(str(tmp_path / "metrics.json"), window_size=20)
     with EventStorage(0) as storage:
         for it in range(80):
@@ -97,9 +97,9 @@ def test_seconds_per_iteration_reads_detectron2s_iteration_timer(tmp_path):
         storage.put_scalar("bbox/AP", 12.0, smoothing_hint=False)  # an evaluation line, no time
         writer.write()
     writer.close()
-    assert seconds_per_iteration(tmp_path) == 1.5
+    assert seconds_per_iteration(tmp_path / "metrics.json") == 1.5
     (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 10, "bbox/AP": 1.0}) + "\n")
-    assert seconds_per_iteration(tmp_path) is None  # no timed iteration logged
+    assert seconds_per_iteration(tmp_path / "metrics.json") is None  # no timed iteration logged
 
 
 def test_estimated_minutes_scale_the_teachers_speed_per_script():
