@@ -336,11 +336,7 @@ def test_readme_probe_tables_are_the_probe_results_file():
     readme = root.joinpath("README.md").read_text()
     section = readme[readme.index("### Same-teacher probe") : readme.index("## How it works")]
     results = json.loads(root.joinpath("docs/results/probe_results_2026-12-03.json").read_text())
-    rows = [
-        line.split("|")[1:-1]
-        for line in section.splitlines()
-        if re.match(r"\| [a-z0-9_]+_s\d", line)
-    ]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if re.match(r"\| [a-z0-9_]+_s\d", line)]
     assert len(rows) >= 2 * 5
     checked = 0
     for cells in rows:
