@@ -114,13 +114,15 @@ SUITES: dict[str, dict] = {
     # The schedule of issue 19's first probe (2400/1200, measured under the previous losses on another machine):
     # one session's teacher and the three rows that decide "does GraphKD beat Dsig" under the revised losses,
     # all from that one teacher (a CPU session holds all four; the converged suite does not fit one); then the
-    # FPN-scale row that tests the previous losses' lead, and the fast MobileNetV2 pair (issue 19 item 3).
+    # FPN-scale row that tests the previous losses' lead, the fast MobileNetV2 pair (issue 19 item 3), then
+    # the ablation's single-seed rows at this schedule (item 2) and no KD at the teacher's schedule (item 1).
     "probe": {
         "iters": 1200,
         "teacher_iters": 2400,
         "curve_points": 4,
         "output": "output/probe",
-        "rows": ["teacher", "full", "dsig", "baseline", "full_fpn_low", "mnv2_baseline", "mnv2_full"],
+        "rows": ["teacher", "full", "dsig", "baseline", "full_fpn_low", "mnv2_baseline", "mnv2_full"]
+        + ["merge", "node", "node_maha", "full_gt", "full_diag", "baseline_long"],
         "seeds_for": ["baseline", "dsig", "full"],
     },
     "converged": {
