@@ -45,6 +45,34 @@ def timed(fn, iters: int, warmup: int) -> float:
     return statistics.median(times) * 1000
 
 
+def profile_graph_part(fn, top: int) -> dict:
+    """Profile one call of ``fn`` (torch.profiler, CPU and, when present, CUDA); print its ``top`` costliest ops
+    and return the counts that say whether it is launch-bound: aten ops, host syncs (a scalar or a nonzero read
+    back from the device), and on CUDA the kernel launches and stream/device synchronisations."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    _sync()
+    with profile(activities=activities) as prof:
+        fn()
+        _sync()
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cuda_time_total" if cuda else "self_cpu_time_total", row_limit=top))
+
+    def count(*keys: str) -> int:
+        return sum(e.count for e in events if e.key in keys)
+
+    counts = {
+        "aten_ops": sum(e.count for e in events if e.key.startswith("aten::")),
+        "host_syncs": count("aten::_local_scalar_dense", "aten::nonzero"),
+        "kernel_launches": count("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC"),
+        "cuda_synchronize": count("cudaStreamSynchronize", "cudaDeviceSynchronize"),
+    }
+    print("graph part profile: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+    return counts
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -59,6 +87,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="MODEL.DEVICE (cpu or cuda)")
     parser.add_argument("--amp", action="store_true", help="mixed precision (autocast + GradScaler on CUDA)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="also profile one graph part (torch.profiler) and print its N costliest ops, the op count and host syncs",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args()
     os.environ.setdefault("GRAPHKD_ALLOW_RANDOM_TEACHER", "1")
@@ -129,11 +163,11 @@ def main() -> None:
         )
         rss_student = peak_rss_mb()
         images = model.preprocess_image(inputs)
+        # the GT on the model's device, as GeneralizedRCNN.forward moves it (the inputs stay on the CPU)
+        gt_instances = [x["instances"].to(model.device) for x in inputs]
         with torch.no_grad():
-            proposals, _ = model.proposal_generator(
-                images, model.backbone(images.tensor), [x["instances"] for x in inputs]
-            )
-            sampled = model.roi_heads.label_and_sample_proposals(proposals, [x["instances"] for x in inputs])
+            proposals, _ = model.proposal_generator(images, model.backbone(images.tensor), gt_instances)
+            sampled = model.roi_heads.label_and_sample_proposals(proposals, gt_instances)
         sampled_boxes = [p.proposal_boxes for p in sampled]
 
         def teacher_fwd():
@@ -153,6 +187,7 @@ def main() -> None:
             sum(losses.values()).backward()
 
         rows["graph part"] = timed(graph_part, args.iters, args.warmup)
+        profile = profile_graph_part(graph_part, args.profile) if args.profile else None
 
     base = rows["student step"] + rows["teacher fwd"]
     overhead = (rows["GraphKD step"] - base) / base
@@ -184,6 +219,7 @@ def main() -> None:
             "graph_part_pct": 100 * rows["graph part"] / base,
             "peak_rss_mb": rss_graphkd,
             "peak_gpu_mb": gpu_mb,
+            "graph_part_profile": profile,
             "opts": list(args.opts),
         }
         with open(args.json, "w") as handle:

@@ -7,7 +7,7 @@
 #   1. the gpu-marked tests (pytest -m gpu)
 #   2. benchmarks/bench_step.py at PAPER scale (pages resized to 800x1333, 256-channel FPN, 512 RoIs/image,
 #      batch 2, R-50 teacher -> R-18 student), with and without AMP: student step, teacher forward, GraphKD step,
-#      graph part, overhead %, peak GPU memory
+#      graph part, overhead %, peak GPU memory, and one profiled graph part (ops, host syncs, kernel launches)
 #   3. scripts/distill.py, 300 iterations with AMP on generated pages at paper resolution: images/s, losses finite
 #   4. a `--num-gpus 1` launch through detectron2's launch (a few iterations)
 # --dry-run runs every step on the CPU at tiny sizes and a few iterations (a test does), so the script is known
@@ -62,7 +62,7 @@ step gpu_tests "$PYTHON" -m pytest -q -p no:cacheprovider -m gpu tests
 for amp in 0 1; do
   flag=(); [ $amp = 1 ] && flag=(--amp)
   step "bench_step_amp$amp" "$PYTHON" benchmarks/bench_step.py --config-file $CFG --device $DEVICE \
-    --iters $BENCH_ITERS --warmup $WARMUP --rois $ROIS --batch 2 "${flag[@]}" --json "$OUT/bench_step_amp$amp.json" \
+    --iters $BENCH_ITERS --warmup $WARMUP --rois $ROIS --batch 2 --profile 15 "${flag[@]}" --json "$OUT/bench_step_amp$amp.json" \
     "${SCALE[@]}" TEACHER.OPTS "$TEACHER_OPTS"
 done
 TRAIN=(--config-file $CFG "${SCALE[@]}" TEACHER.OPTS "$TEACHER_OPTS" TEACHER.WEIGHTS "" MODEL.DEVICE $DEVICE

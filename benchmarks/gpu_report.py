@@ -96,6 +96,15 @@ def main() -> None:
             for k in ("amp0", "amp1")
         ]
         lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
+    # one profiled graph part (bench_step --profile): is it launch-bound (many small ops, host syncs)?
+    for key in ("aten_ops", "host_syncs", "kernel_launches", "cuda_synchronize"):
+        cells = [
+            str(bench[k]["graph_part_profile"][key])
+            if (bench.get(k) or {}).get("graph_part_profile")
+            else "-"
+            for k in ("amp0", "amp1")
+        ]
+        lines.append(f"| graph part: {key} | {cells[0]} | {cells[1]} |")
     if bench and not args.dry_run:
         met = all(b["overhead_pct"] <= TARGET_OVERHEAD_PCT for b in bench.values())
         lines.append(f"\nOverhead target (<= {TARGET_OVERHEAD_PCT:.0f}%): {'met' if met else 'NOT met'}")
