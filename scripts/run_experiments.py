@@ -155,6 +155,11 @@ def main() -> None:
     )
     parser.add_argument("--output", help="default output/demo (or the suite's)")
     parser.add_argument(
+        "--configs",
+        help="the task: folder of the rows' configs, same file names as configs/synthetic (default: that, or "
+        "the suite's; hard_probe: configs/synthetic_doclaynet)",
+    )
+    parser.add_argument(
         "--plot",
         help="bar plot (PNG; '' for none); default docs/ablation.png, or <output>/ablation.png for a suite",
     )
@@ -170,7 +175,9 @@ def main() -> None:
         seeds = [0] if row == "teacher" or row not in args.seeds_for else args.seeds
         for seed in seeds:
             key = f"{row}_s{seed}"
-            config, weights = row_run(row, seed, out, args.iters, args.teacher_iters, args.curve_points)
+            config, weights = row_run(
+                row, seed, out, args.iters, args.teacher_iters, args.curve_points, args.configs
+            )
             if key not in results:
                 results[key] = evaluate_run(config, weights, out / key, num_timed=0)
                 results[key]["curve"] = ap_curve(out / key / "metrics.json")

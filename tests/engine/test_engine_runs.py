@@ -202,6 +202,47 @@ def test_each_ablation_yaml_changes_exactly_its_keys():
         assert changed == expected, row
 
 
+def test_the_harder_task_differs_from_the_synthetic_one_only_in_its_task_keys():
+    """configs/synthetic_doclaynet: each row maps to a config there that equals the synthetic row's key for key,
+    except the data, the class count (the DocLayNet schema's 11), the teacher config and the output folder; a row
+    without such a config is an error naming the missing file."""
+    from detectron2.data import MetadataCatalog
+
+    import graphkd.data  # noqa: F401  (registers the builtin synthetic sets)
+    from graphkd.config import get_graphkd_cfg
+    from graphkd.data.classes import DOCLAYNET_CLASSES
+    from graphkd.engine import runs
+
+    hard = "configs/synthetic_doclaynet"
+    assert len(DOCLAYNET_CLASSES) == 11
+    for name in ("synth_doclaynet_train", "synth_doclaynet_val"):
+        assert MetadataCatalog.get(name).thing_classes == list(DOCLAYNET_CLASSES), name
+    for row in ("teacher", "baseline", "baseline_long", "full", "dsig"):
+        script, config = runs.row_config(row, hard)
+        assert script == runs.ROWS[row][0] and config == runs.ROWS[row][1].replace(
+            "configs/synthetic/", hard + "/"
+        )
+        cfgs = []
+        for path in (config, runs.ROWS[row][1]):
+            cfg = get_graphkd_cfg()
+            cfg.merge_from_file(str(runs.REPO_ROOT / path))
+            cfgs.append(_flat(cfg))
+        changed = {k: v for k, v in cfgs[0].items() if cfgs[1][k] != v}
+        expected = {
+            "DATASETS.TRAIN": ["synth_doclaynet_train"],
+            "DATASETS.TEST": ["synth_doclaynet_val"],
+            "MODEL.ROI_HEADS.NUM_CLASSES": 11,
+            "OUTPUT_DIR": changed.get("OUTPUT_DIR"),
+        }
+        if script.endswith("distill.py"):
+            expected["TEACHER.CONFIG_FILE"] = f"{hard}/teacher_R50.yaml"
+        assert changed == expected, row
+        assert changed["OUTPUT_DIR"].startswith("output/synthetic_doclaynet/"), row
+    with pytest.raises(FileNotFoundError, match="synthetic_doclaynet/ablation/merge.yaml"):
+        runs.row_config("merge", hard)
+    assert runs.row_config("merge") == runs.ROWS["merge"]  # the default task is configs/synthetic
+
+
 def test_ap_curve_lists_every_evaluation_once_in_iteration_order(tmp_path):
     from graphkd.engine.runs import ap_curve, schedule_opts
 
@@ -267,6 +308,8 @@ def test_every_suite_runs_known_rows_teacher_first_and_students_at_half_the_teac
         assert set(suite["seeds_for"]) <= set(rows), name
         assert suite["teacher_iters"] == 2 * suite["iters"] or name == "demo", name
         assert suite["output"].startswith("output/"), name
+        for row in rows:  # every row has a config for the suite's task (a missing one raises, naming it)
+            runs.row_config(row, suite.get("configs", runs.SYNTH_CONFIGS))
     # the demo's 600-iteration teacher trains four times as long as its 150-iteration students
     assert runs.SUITES["demo"]["teacher_iters"] == 4 * runs.SUITES["demo"]["iters"]
 
