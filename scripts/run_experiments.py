@@ -3,6 +3,10 @@
     python scripts/run_experiments.py    # all rows; seeds 0 1 2 for baseline, dsig, full, full_edge2, thin_*
     python scripts/run_experiments.py --rows baseline full --seeds 0 1 2 --seeds-for baseline full
     python scripts/run_experiments.py --suite converged --curves-plot docs/convergence.png  # the long study
+    python scripts/run_experiments.py --suite hard_probe --seeds 0   # the harder task (DocLayNet-schema pages)
+
+A suite's "configs" (or --configs) picks the task: the rows' configs under that folder, same file names as
+configs/synthetic (configs/synthetic_doclaynet holds teacher, baseline(_long), full and dsig).
 
 Rows (METHOD.md; each distillation row is a leaf config on configs/synthetic/graphkd_R18_from_R50.yaml in
 configs/synthetic/ablation/<row>.yaml; that config has Dsig's extras on, as METHOD.md §6 sets for R50->R18,
