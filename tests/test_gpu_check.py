@@ -33,9 +33,8 @@ def test_gpu_check_dry_run_writes_a_complete_report(tmp_path):
         bench = report["bench_step"][amp]
         assert bench["amp"] is (amp == "amp1") and bench["graph_nodes"] > 0
         assert set(bench["ms"]) == {"student step", "teacher fwd", "GraphKD step", "graph part"}
-        profile = bench[
-            "graph_part_profile"
-        ]  # the profiled graph part ran real ops, with host syncs (nonzero)
+        # the profiled graph part ran real ops, with host syncs (nonzero)
+        profile = bench["graph_part_profile"]
         assert profile["aten_ops"] > 100 and profile["host_syncs"] > 0
         assert profile["kernel_launches"] == 0  # a CPU run launches no CUDA kernel
     for run in ("distill_amp", "launch_1gpu"):

@@ -97,7 +97,8 @@ BUILTIN_DATASETS: dict[str, tuple[str, str, str]] = {
 
 # name -> (subdirectory, pages, seed, schema) of the builtin synthetic sets. The DocLayNet-schema pages (11
 # classes, many of them a few pixels tall at the CPU configs' 256x341) are the harder task of
-# configs/synthetic_doclaynet (issue 19: a task on which a no-KD R-18 trained as long does not reach the R-50)
+# configs/synthetic_doclaynet (issue 19's candidate for separating the R-18 from the R-50; at 2400 iterations
+# from scratch it did not: README, "A harder task")
 BUILTIN_SYNTHETIC: dict[str, tuple[str, int, int, str]] = {
     "synth_publaynet_train": ("synth_publaynet/train", 1000, 0, "publaynet"),
     "synth_publaynet_val": ("synth_publaynet/val", 200, 1, "publaynet"),
