@@ -150,7 +150,8 @@ SUITES: dict[str, dict] = {
         "curve_points": 4,
         "output": "output/hard_long",
         "configs": "configs/synthetic_doclaynet",
-        "rows": ["teacher", "full", "dsig", "baseline", "baseline_long"],
+        "rows": ["teacher", "full", "dsig", "baseline", "baseline_long"]
+        + ["merge", "node", "node_maha", "full_gt", "full_diag"],  # the ablation rows, one seed
         "seeds_for": ["baseline", "dsig", "full"],
     },
     "converged": {

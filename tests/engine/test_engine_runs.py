@@ -217,7 +217,8 @@ def test_the_harder_task_differs_from_the_synthetic_one_only_in_its_task_keys():
     assert len(DOCLAYNET_CLASSES) == 11
     for name in ("synth_doclaynet_train", "synth_doclaynet_val"):
         assert MetadataCatalog.get(name).thing_classes == list(DOCLAYNET_CLASSES), name
-    for row in ("teacher", "baseline", "baseline_long", "full", "dsig"):
+    ablation = ("node", "node_maha", "merge", "full_gt", "full_diag")
+    for row in ("teacher", "baseline", "baseline_long", "full", "dsig", *ablation):
         script, config = runs.row_config(row, hard)
         assert script == runs.ROWS[row][0] and config == runs.ROWS[row][1].replace(
             "configs/synthetic/", hard + "/"
@@ -238,8 +239,8 @@ def test_the_harder_task_differs_from_the_synthetic_one_only_in_its_task_keys():
             expected["TEACHER.CONFIG_FILE"] = f"{hard}/teacher_R50.yaml"
         assert changed == expected, row
         assert changed["OUTPUT_DIR"].startswith("output/synthetic_doclaynet/"), row
-    with pytest.raises(FileNotFoundError, match="synthetic_doclaynet/ablation/merge.yaml"):
-        runs.row_config("merge", hard)
+    with pytest.raises(FileNotFoundError, match="synthetic_doclaynet/ablation/full_fpn_low.yaml"):
+        runs.row_config("full_fpn_low", hard)
     assert runs.row_config("merge") == runs.ROWS["merge"]  # the default task is configs/synthetic
 
 
