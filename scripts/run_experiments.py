@@ -54,6 +54,7 @@ from graphkd.engine.runs import (
     prepare_output,
     row_of,
     row_run,
+    row_seeds,
     save_results,
     suite_options,
     summarize_seeds,
@@ -84,8 +85,8 @@ def plot(summary: dict[str, dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def plot_curves(results: dict[str, dict], rows: list[str], path: Path) -> None:
-    """AP against training iteration for every run of ``rows`` that logged a curve (``--curve-points``)."""
+def plot_curves(results: dict[str, dict], runs: list[str], path: Path) -> None:
+    """AP against training iteration for every run key of ``runs`` that logged a curve (``--curve-points``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,7 +95,7 @@ def plot_curves(results: dict[str, dict], rows: list[str], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
     for key in sorted(results):
         curve = results[key].get("curve") or []
-        if row_of(key) in rows and curve:
+        if key in runs and curve:
             iterations = [point["iteration"] + 1 for point in curve]
             style = "--" if row_of(key) in ("teacher", "baseline_long") else "-"
             ax.plot(iterations, [point["AP"] for point in curve], style, marker="o", ms=3, label=key)
@@ -176,8 +177,7 @@ def main() -> None:
     results = cached_results(results_path)
 
     for row in args.rows:
-        seeds = [0] if row == "teacher" or row not in args.seeds_for else args.seeds
-        for seed in seeds:
+        for seed in row_seeds(row, args.seeds, args.seeds_for):
             key = f"{row}_s{seed}"
             config, weights = row_run(
                 row, seed, out, args.iters, args.teacher_iters, args.curve_points, args.configs
@@ -199,7 +199,9 @@ def main() -> None:
     if args.plot:
         plot(summary, REPO_ROOT / args.plot)
     if args.curves_plot:
-        plot_curves(results, args.rows, REPO_ROOT / args.curves_plot)
+        # this command's runs only: with more seeds in results.json, a plot of seed 0 stays one line per row
+        keys = [f"{row}_s{seed}" for row in args.rows for seed in row_seeds(row, args.seeds, args.seeds_for)]
+        plot_curves(results, keys, REPO_ROOT / args.curves_plot)
 
 
 if __name__ == "__main__":

@@ -408,3 +408,16 @@ def test_readme_probe_tables_are_the_probe_results_file():
                 assert shown == f"{value:.1f}", (key, shown, value)
                 checked += 1
     assert checked >= 5 * 5 + 4 * 4
+
+
+def test_row_seeds_runs_the_teacher_once_and_the_other_rows_at_seed_0():
+    """Every student distils from the one teacher (seed 0); only the --seeds-for rows repeat over the seeds,
+    the others run at seed 0 whatever --seeds says (the ablation's single-seed rows)."""
+    from graphkd.engine.runs import row_seeds
+
+    seeds_for = ["baseline", "full", "teacher"]
+    assert row_seeds("full", [0, 1, 2], seeds_for) == [0, 1, 2]
+    assert row_seeds("baseline", [1, 2], seeds_for) == [1, 2]
+    assert row_seeds("teacher", [0, 1, 2], seeds_for) == [0]
+    assert row_seeds("merge", [0, 1, 2], seeds_for) == [0]
+    assert row_seeds("merge", [2], seeds_for) == [0]
