@@ -408,6 +408,15 @@ def test_readme_probe_tables_are_the_probe_results_file():
                 assert shown == f"{value:.1f}", (key, shown, value)
                 checked += 1
     assert checked >= 5 * 5 + 4 * 4
+    # seed tables: "| <row key>, seeds 0, 1, 2 | mean AP | half the min-max range | per-seed APs |"
+    seed_rows = [line.split("|")[1:-1] for line in section.splitlines() if re.match(r"\| [a-z0-9_]+, seeds ", line)]
+    assert seed_rows
+    for cells in seed_rows:
+        key, seeds = cells[0].split(", seeds ")
+        aps = [results[f"{key.strip()}_s{seed.strip()}"]["AP"] for seed in seeds.split(",")]
+        mean, half_range = sum(aps) / len(aps), (max(aps) - min(aps)) / 2
+        shown = [c.strip().strip("*") for c in cells[1:]]
+        assert shown == [f"{mean:.1f}", f"{half_range:.1f}", " / ".join(f"{ap:.1f}" for ap in aps)], key
 
 
 def test_row_seeds_runs_the_teacher_once_and_the_other_rows_at_seed_0():
