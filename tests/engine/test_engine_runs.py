@@ -409,7 +409,9 @@ def test_readme_probe_tables_are_the_probe_results_file():
                 checked += 1
     assert checked >= 5 * 5 + 4 * 4
     # seed tables: "| <row key>, seeds 0, 1, 2 | mean AP | half the min-max range | per-seed APs |"
-    seed_rows = [line.split("|")[1:-1] for line in section.splitlines() if re.match(r"\| [a-z0-9_]+, seeds ", line)]
+    seed_rows = [
+        line.split("|")[1:-1] for line in section.splitlines() if re.match(r"\| [a-z0-9_]+, seeds ", line)
+    ]
     assert seed_rows
     for cells in seed_rows:
         key, seeds = cells[0].split(", seeds ")
