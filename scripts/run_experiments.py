@@ -176,16 +176,20 @@ def main() -> None:
     results_path = out / "results.json"
     results = cached_results(results_path)
 
-    for row in args.rows:
-        for seed in row_seeds(row, args.seeds, args.seeds_for):
-            key = f"{row}_s{seed}"
-            config, weights = row_run(
-                row, seed, out, args.iters, args.teacher_iters, args.curve_points, args.configs
-            )
-            if key not in results:
-                results[key] = evaluate_run(config, weights, out / key, num_timed=0)
-                results[key]["curve"] = ap_curve(out / key / "metrics.json")
-                save_results(results_path, results)
+    # this command's runs, by key; the curves plot draws these only (results.json may hold other seeds)
+    command_runs = {
+        f"{row}_s{seed}": (row, seed)
+        for row in args.rows
+        for seed in row_seeds(row, args.seeds, args.seeds_for)
+    }
+    for key, (row, seed) in command_runs.items():
+        config, weights = row_run(
+            row, seed, out, args.iters, args.teacher_iters, args.curve_points, args.configs
+        )
+        if key not in results:
+            results[key] = evaluate_run(config, weights, out / key, num_timed=0)
+            results[key]["curve"] = ap_curve(out / key / "metrics.json")
+            save_results(results_path, results)
 
     summary = summarize_seeds(results, args.rows)
     runs = {key: results[key] for row in args.rows for key in sorted(results) if row_of(key) == row}
@@ -199,9 +203,7 @@ def main() -> None:
     if args.plot:
         plot(summary, REPO_ROOT / args.plot)
     if args.curves_plot:
-        # this command's runs only: with more seeds in results.json, a plot of seed 0 stays one line per row
-        keys = [f"{row}_s{seed}" for row in args.rows for seed in row_seeds(row, args.seeds, args.seeds_for)]
-        plot_curves(results, keys, REPO_ROOT / args.curves_plot)
+        plot_curves(results, list(command_runs), REPO_ROOT / args.curves_plot)
 
 
 if __name__ == "__main__":
