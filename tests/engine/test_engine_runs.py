@@ -402,11 +402,8 @@ def test_readme_probe_tables_are_the_probe_results_file():
             text_like = default_text_classes(DOCLAYNET_CLASSES)
             other = [c for c in DOCLAYNET_CLASSES if c not in text_like]
             assert len(text_like) == 8 and other == ["Formula", "Picture", "Table"]
-
-            def mean(classes):
-                return sum(run[f"AP-{c}"] for c in classes) / len(classes)
-
-            expected = [run["AP"], mean(text_like), mean(other), run["AP-Text"]]
+            means = [sum(run[f"AP-{c}"] for c in group) / len(group) for group in (text_like, other)]
+            expected = [run["AP"], *means, run["AP-Text"]]
         else:  # iterations, AP @25/50/75/100%, gain, train
             curve = [point["AP"] for point in run.get("curve", [])]
             values = values[1:5]
