@@ -144,7 +144,7 @@ SUITES: dict[str, dict] = {
     # from-scratch R-50 trails the R-18 (hard_probe), so the teacher gets 4800 iterations and every student
     # 2400; "baseline" at 2400 is the same command as hard_probe's baseline_long (reused when copied in).
     # Measured: teacher 64.3, baseline_long (4800) 64.9; full 63.1, dsig 62.4, no KD 57.5 (seeds 0-2); the ablation,
-    # seed 0: node 62.3, node_maha 63.1, merge 61.7, full_gt 62.4, full_diag 62.2 (README `hard_long`).
+    # seed 0: node 62.3, node_maha 63.1 (seed 1: 63.6), merge 61.7, full_gt 62.4, full_diag 62.2 (README `hard_long`).
     "hard_long": {
         "iters": 2400,
         "teacher_iters": 4800,
